@@ -1,0 +1,219 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+import { PortcullisError } from '../shared/errors.js';
+
+/**
+ * One typed configuration object, built once from defaults, an optional JSON file and environment
+ * variables (in that order of precedence), then passed down. Nothing else reads process.env.
+ */
+const ConfigFileSchema = Type.Object(
+  {
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String()),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    dataDir: Type.Optional(Type.String()),
+    databaseUrl: Type.Optional(Type.String()),
+    logLevel: Type.Optional(Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')])),
+    worker: Type.Optional(
+      Type.Object(
+        {
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    scope: Type.Optional(
+      Type.Object(
+        {
+          allow: Type.Optional(Type.Array(Type.String())),
+          deny: Type.Optional(Type.Array(Type.String())),
+          maxAddressesPerScan: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    dns: Type.Optional(
+      Type.Object(
+        {
+          servers: Type.Optional(Type.Array(Type.String())),
+          hosts: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+          timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    portscan: Type.Optional(
+      Type.Object(
+        {
+          portListFile: Type.Optional(Type.String()),
+          defaultPorts: Type.Optional(Type.String()),
+          maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+          serviceDetection: Type.Optional(Type.Boolean()),
+          bannerTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ConfigFile = Static<typeof ConfigFileSchema>;
+
+export interface Config {
+  server: { host: string; port: number };
+  /** Where the embedded SQLite database lives. */
+  dataDir: string;
+  /** `postgres://…` switches the store to PostgreSQL; undefined means SQLite in dataDir. */
+  databaseUrl: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  worker: { concurrency: number };
+  scope: { allow: string[]; deny: string[]; maxAddressesPerScan: number };
+  dns: { servers: string[]; hosts: Record<string, string[]>; timeoutMs: number };
+  portscan: {
+    portListFile: string | undefined;
+    defaultPorts: string;
+    maxConcurrency: number;
+    serviceDetection: boolean;
+    bannerTimeoutMs: number;
+  };
+}
+
+export const DEFAULT_CONFIG: Config = {
+  server: { host: '0.0.0.0', port: 4545 },
+  dataDir: './data',
+  databaseUrl: undefined,
+  logLevel: 'info',
+  worker: { concurrency: 2 },
+  scope: { allow: [], deny: [], maxAddressesPerScan: 65536 },
+  dns: { servers: [], hosts: {}, timeoutMs: 5000 },
+  portscan: {
+    portListFile: undefined,
+    defaultPorts: 'top-1000',
+    maxConcurrency: 1000,
+    serviceDetection: true,
+    bannerTimeoutMs: 2000,
+  },
+};
+
+/** Environment variables understood by Portcullis, with what they set. Documented in the README. */
+export const ENV_VARS = {
+  PORTCULLIS_CONFIG: 'path of a JSON config file',
+  PORTCULLIS_HOST: 'server.host',
+  PORTCULLIS_PORT: 'server.port',
+  PORTCULLIS_DATA_DIR: 'dataDir',
+  DATABASE_URL: 'databaseUrl',
+  PORTCULLIS_LOG_LEVEL: 'logLevel',
+  PORTCULLIS_WORKER_CONCURRENCY: 'worker.concurrency',
+  PORTCULLIS_SCOPE_ALLOW: 'scope.allow (comma-separated CIDRs and domains)',
+  PORTCULLIS_SCOPE_DENY: 'scope.deny (comma-separated CIDRs and domains)',
+  PORTCULLIS_MAX_ADDRESSES: 'scope.maxAddressesPerScan',
+  PORTCULLIS_DNS_SERVERS: 'dns.servers (comma-separated, ip or ip:port)',
+  PORTCULLIS_PORT_LIST_FILE: 'portscan.portListFile',
+  PORTCULLIS_DEFAULT_PORTS: 'portscan.defaultPorts',
+  PORTCULLIS_MAX_CONCURRENCY: 'portscan.maxConcurrency',
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+function invalid(message: string, field: string, value?: string): PortcullisError {
+  return new PortcullisError('config.invalid', message, value === undefined ? { field } : { field, value });
+}
+
+function intFromEnv(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) throw invalid(`${name} must be a whole number, got "${raw}"`, name, raw);
+  const n = Number(raw);
+  if (n < min || n > max) throw invalid(`${name} must be between ${min} and ${max}, got ${n}`, name, raw);
+  return n;
+}
+
+function listFromEnv(env: Env, name: string): string[] | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalid(`cannot read config file ${file}: ${(err as Error).message}`, 'PORTCULLIS_CONFIG', file);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw invalid(`config file ${file} is not valid JSON: ${(err as Error).message}`, 'PORTCULLIS_CONFIG', file);
+  }
+  if (!Value.Check(ConfigFileSchema, parsed)) {
+    const first = [...Value.Errors(ConfigFileSchema, parsed)][0];
+    const where = first?.instancePath || '/';
+    throw invalid(`config file ${file}: ${where} ${first?.message ?? 'is invalid'}`, where);
+  }
+  return parsed;
+}
+
+/**
+ * Builds the configuration. `overrides` are applied last (CLI flags).
+ * Relative paths in the file are resolved against the file's folder.
+ */
+export function loadConfig(env: Env = {}, overrides: ConfigFile = {}): Config {
+  const file = env.PORTCULLIS_CONFIG ? readConfigFile(env.PORTCULLIS_CONFIG) : {};
+  const fileDir = env.PORTCULLIS_CONFIG ? path.dirname(path.resolve(env.PORTCULLIS_CONFIG)) : process.cwd();
+  const fromFile = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(fileDir, p));
+
+  const logLevel = env.PORTCULLIS_LOG_LEVEL;
+  if (logLevel !== undefined && !['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw invalid(`PORTCULLIS_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`, 'PORTCULLIS_LOG_LEVEL', logLevel);
+  }
+  const databaseUrl = overrides.databaseUrl ?? env.DATABASE_URL ?? file.databaseUrl;
+  if (databaseUrl !== undefined && databaseUrl !== '' && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw invalid('DATABASE_URL must be a postgres:// or postgresql:// URL; leave it unset for the embedded SQLite store', 'DATABASE_URL', databaseUrl.replace(/\/\/[^@/]*@/, '//***@'));
+  }
+
+  const d = DEFAULT_CONFIG;
+  return {
+    server: {
+      host: overrides.server?.host ?? env.PORTCULLIS_HOST ?? file.server?.host ?? d.server.host,
+      port: overrides.server?.port ?? intFromEnv(env, 'PORTCULLIS_PORT', 0, 65535) ?? file.server?.port ?? d.server.port,
+    },
+    dataDir: overrides.dataDir ?? env.PORTCULLIS_DATA_DIR ?? fromFile(file.dataDir) ?? d.dataDir,
+    databaseUrl: databaseUrl === '' ? undefined : databaseUrl,
+    logLevel: (overrides.logLevel ?? (logLevel as Config['logLevel'] | undefined) ?? file.logLevel ?? d.logLevel),
+    worker: {
+      concurrency: overrides.worker?.concurrency ?? intFromEnv(env, 'PORTCULLIS_WORKER_CONCURRENCY', 1, 64) ?? file.worker?.concurrency ?? d.worker.concurrency,
+    },
+    scope: {
+      allow: overrides.scope?.allow ?? listFromEnv(env, 'PORTCULLIS_SCOPE_ALLOW') ?? file.scope?.allow ?? d.scope.allow,
+      deny: overrides.scope?.deny ?? listFromEnv(env, 'PORTCULLIS_SCOPE_DENY') ?? file.scope?.deny ?? d.scope.deny,
+      maxAddressesPerScan:
+        overrides.scope?.maxAddressesPerScan ?? intFromEnv(env, 'PORTCULLIS_MAX_ADDRESSES', 1, 2 ** 32) ?? file.scope?.maxAddressesPerScan ?? d.scope.maxAddressesPerScan,
+    },
+    dns: {
+      servers: overrides.dns?.servers ?? listFromEnv(env, 'PORTCULLIS_DNS_SERVERS') ?? file.dns?.servers ?? d.dns.servers,
+      hosts: { ...d.dns.hosts, ...file.dns?.hosts, ...overrides.dns?.hosts },
+      timeoutMs: overrides.dns?.timeoutMs ?? file.dns?.timeoutMs ?? d.dns.timeoutMs,
+    },
+    portscan: {
+      portListFile: overrides.portscan?.portListFile ?? env.PORTCULLIS_PORT_LIST_FILE ?? fromFile(file.portscan?.portListFile) ?? d.portscan.portListFile,
+      defaultPorts: overrides.portscan?.defaultPorts ?? env.PORTCULLIS_DEFAULT_PORTS ?? file.portscan?.defaultPorts ?? d.portscan.defaultPorts,
+      maxConcurrency:
+        overrides.portscan?.maxConcurrency ?? intFromEnv(env, 'PORTCULLIS_MAX_CONCURRENCY', 1, 10000) ?? file.portscan?.maxConcurrency ?? d.portscan.maxConcurrency,
+      serviceDetection: overrides.portscan?.serviceDetection ?? file.portscan?.serviceDetection ?? d.portscan.serviceDetection,
+      bannerTimeoutMs: overrides.portscan?.bannerTimeoutMs ?? file.portscan?.bannerTimeoutMs ?? d.portscan.bannerTimeoutMs,
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * One error family for the whole product. Codes are stable strings users and scripts can match on;
+ * the server maps an error to RFC 9457 problem+json, the CLI to a message and an exit code.
+ */
+export type ErrorCode =
+  | 'target.invalid'
+  | 'target.unresolvable'
+  | 'target.too-large'
+  | 'scope.denied'
+  | 'ports.invalid'
+  | 'ports.list-unknown'
+  | 'ports.list-file-invalid'
+  | 'request.invalid'
+  | 'config.invalid'
+  | 'not-found'
+  | 'conflict'
+  | 'scan.failed'
+  | 'scan.cancelled'
+  | 'store.unavailable'
+  | 'queue.unavailable'
+  | 'internal';
+
+const DEFAULT_STATUS: Record<ErrorCode, number> = {
+  'target.invalid': 400,
+  'target.unresolvable': 400,
+  'target.too-large': 400,
+  'scope.denied': 403,
+  'ports.invalid': 400,
+  'ports.list-unknown': 400,
+  'ports.list-file-invalid': 500,
+  'request.invalid': 400,
+  'config.invalid': 500,
+  'not-found': 404,
+  conflict: 409,
+  'scan.failed': 500,
+  'scan.cancelled': 409,
+  'store.unavailable': 503,
+  'queue.unavailable': 503,
+  internal: 500,
+};
+
+export interface ErrorDetail {
+  /** The offending input value, echoed back so the user can find it. */
+  value?: string;
+  /** Where the value came from, e.g. `targets[3]` or `ports`. */
+  field?: string;
+  [key: string]: unknown;
+}
+
+export class PortcullisError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: ErrorDetail;
+
+  constructor(code: ErrorCode, message: string, detail: ErrorDetail = {}, status?: number) {
+    super(message);
+    this.name = 'PortcullisError';
+    this.code = code;
+    this.detail = detail;
+    this.status = status ?? DEFAULT_STATUS[code];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; detail: ErrorDetail } {
+    return { code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+export function isPortcullisError(err: unknown): err is PortcullisError {
+  return err instanceof PortcullisError;
+}
+
+/** Turns anything thrown into a message fit for a log line or a stored `error` column. */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof PortcullisError) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { code: 'internal', message: err.message };
+  return { code: 'internal', message: String(err) };
+}

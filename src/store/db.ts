@@ -1,0 +1,99 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { PortcullisError } from '../shared/errors.js';
+import { migrationProvider } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where the data lives, for logs: a file path or a URL with the password masked. */
+  location: string;
+}
+
+export interface DatabaseOptions {
+  /** Folder for the SQLite file (`portcullis.sqlite`); ignored with a databaseUrl. */
+  dataDir: string;
+  /** `postgres://…` selects PostgreSQL. */
+  databaseUrl?: string | undefined;
+  /** PostgreSQL pool size. */
+  poolSize?: number;
+  /** PostgreSQL schema to use (tests isolate themselves with one schema each). */
+  pgSchema?: string;
+  /** SQLite file name inside dataDir, or `:memory:`. */
+  sqliteFile?: string;
+}
+
+// pg returns int8/bigint as strings; every bigint we store (counts, progress) fits a JS number.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export function maskUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*)(:[^@/]*)?@/, (_m, user: string) => `//${user}${user ? ':***' : ''}@`);
+}
+
+export function openDatabase(options: DatabaseOptions): DatabaseHandle {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
+    });
+    // An idle client losing its connection must not crash the process; the next query reports it.
+    pool.on('error', () => {});
+    return {
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      dialect: 'postgres',
+      location: maskUrl(options.databaseUrl),
+    };
+  }
+  const file = options.sqliteFile ?? 'portcullis.sqlite';
+  let location = ':memory:';
+  if (file !== ':memory:') {
+    try {
+      mkdirSync(options.dataDir, { recursive: true });
+    } catch (err) {
+      throw new PortcullisError('store.unavailable', `cannot create data directory ${options.dataDir}: ${(err as Error).message}`, { value: options.dataDir });
+    }
+    location = path.resolve(options.dataDir, file);
+  }
+  const sqlite = new SqliteDatabase(location);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  // Several processes (serve, a CLI, a second worker) may share the file; wait instead of failing.
+  sqlite.pragma('busy_timeout = 5000');
+  return {
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    dialect: 'sqlite',
+    location,
+  };
+}
+
+export interface MigrationOutcome {
+  applied: string[];
+}
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationOutcome> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new PortcullisError(
+      'store.unavailable',
+      `database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`.replace('  ', ' '),
+    );
+  }
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+/** Names of migrations not yet applied, for `/readyz` and `portcullis migrate --check`. */
+export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const all = await migrator.getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}

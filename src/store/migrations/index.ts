@@ -1,0 +1,16 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m0001 from './0001_port_scans.js';
+import * as m0002 from './0002_jobs.js';
+
+/**
+ * The one migration set for SQLite and PostgreSQL. Listed in code (not read from a folder) so the
+ * compiled package and the test runner see the same set. Append only; never edit a shipped migration.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_port_scans': m0001,
+  '0002_jobs': m0002,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,101 @@
+import type { HostSummary, PortResult, PortScanOptions, ScanProgress, ScanStats, ScanStatus } from '../shared/model.js';
+import type { SerializedPlan } from '../scope/types.js';
+
+export interface PortScanRecord {
+  id: string;
+  status: ScanStatus;
+  targets: string[];
+  exclude: string[];
+  /** The port spec as the user gave it, e.g. `top-1000`. */
+  ports: string;
+  /** Canonical list of the ports scanned on every host, e.g. `1-1024,3306`. */
+  portSet: string;
+  portCount: number;
+  options: PortScanOptions;
+  addressCount: number;
+  hostsDone: number;
+  progress: ScanProgress;
+  createdAt: string;
+  startedAt: string | undefined;
+  finishedAt: string | undefined;
+  error: { code: string; message: string } | undefined;
+  stats: ScanStats | undefined;
+}
+
+export interface NewPortScan {
+  id: string;
+  targets: string[];
+  exclude: string[];
+  ports: string;
+  portSet: string;
+  portCount: number;
+  options: PortScanOptions;
+  plan: SerializedPlan;
+  addressCount: number;
+  createdAt: string;
+}
+
+export interface PortScanFilter {
+  status?: ScanStatus | undefined;
+  /** Scans whose target list contains this text. */
+  target?: string | undefined;
+  /** Scans that stored a result for this exact address. */
+  ip?: string | undefined;
+  createdAfter?: string | undefined;
+  createdBefore?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+export interface ScanOutcome {
+  status: Extract<ScanStatus, 'done' | 'failed' | 'cancelled'>;
+  at: string;
+  stats?: ScanStats | undefined;
+  error?: { code: string; message: string } | undefined;
+}
+
+export interface PortScanTotals {
+  hostsDone: number;
+  hostsUp: number;
+  open: number;
+  closed: number;
+  filtered: number;
+}
+
+export interface PortScanRepository {
+  create(scan: NewPortScan): Promise<PortScanRecord>;
+  get(id: string): Promise<PortScanRecord | undefined>;
+  getPlan(id: string): Promise<SerializedPlan | undefined>;
+  /** Newest first. */
+  list(filter: PortScanFilter): Promise<{ items: PortScanRecord[]; total: number }>;
+  /** queued → running (also running → running on a retried job). Sets startedAt once. */
+  markRunning(id: string, at: string): Promise<void>;
+  updateProgress(id: string, progress: ScanProgress): Promise<void>;
+  /** Ends the scan unless it already ended; returns false if it had (e.g. cancelled meanwhile). */
+  finish(id: string, outcome: ScanOutcome): Promise<boolean>;
+  /**
+   * Stores one finished host and its listed ports in one transaction. Idempotent: storing the same
+   * host again (a retried job) replaces it, never duplicates rows.
+   */
+  saveHost(scanId: string, host: HostSummary, ports: PortResult[]): Promise<void>;
+  /** Addresses already stored for the scan, so a retried job skips them. */
+  finishedHosts(scanId: string): Promise<Set<string>>;
+  totals(scanId: string): Promise<PortScanTotals>;
+  /** Hosts in address order. */
+  hosts(scanId: string, page: { limit: number; offset: number; onlyUp?: boolean }): Promise<{ items: HostSummary[]; total: number }>;
+  /** Listed port rows of the scan, optionally only for some addresses, ordered by ip then port. */
+  ports(scanId: string, ips?: readonly string[]): Promise<PortResult[]>;
+  delete(id: string): Promise<boolean>;
+}
+
+export interface HostHistoryEntry {
+  scan: Pick<PortScanRecord, 'id' | 'status' | 'createdAt' | 'finishedAt' | 'portSet'>;
+  host: HostSummary;
+  /** Listed ports of this host in that scan (ports in the host's extraPorts state are not listed). */
+  ports: PortResult[];
+}
+
+export interface HostRepository {
+  /** Every scan that stored a result for the address, newest first. */
+  history(ip: string, page: { limit: number; offset: number }): Promise<{ items: HostHistoryEntry[]; total: number }>;
+}
