@@ -21,6 +21,11 @@ export interface EnqueueOptions {
   /** Higher runs first among due jobs; default 0. */
   priority?: number;
   /**
+   * Id for the job instead of a generated one, so its owner can find it again (e.g. `port-scan:<scanId>`).
+   * Enqueueing an id that already exists returns the existing job, as BullMQ does.
+   */
+  jobId?: string;
+  /**
    * At most one unfinished job per key: enqueueing again while one is waiting or active returns it
    * instead of adding a second.
    */
@@ -50,6 +55,8 @@ export interface JobContext<P = unknown> {
   payload: P;
   /** 1 for the first attempt. */
   attempt: number;
+  /** Attempts the job may use in all; `attempt === maxAttempts` is the last one. */
+  maxAttempts: number;
   /** Aborted when the job is cancelled or the worker shuts down; handlers stop promptly. */
   signal: AbortSignal;
   updateProgress(progress: unknown): Promise<void>;

@@ -1,0 +1,26 @@
+import { Command } from '@commander-js/extra-typings';
+import { loadConfig } from '../../config/index.js';
+import { migrateToLatest, openDatabase, pendingMigrations } from '../../store/db.js';
+import { type CliIo, CliExit, EXIT_FAILED } from '../io.js';
+
+export function migrateCommand(io: CliIo) {
+  return new Command('migrate')
+    .description('Apply database migrations (automatic at start on the embedded SQLite store; required once per release on PostgreSQL)')
+    .option('--check', 'only list pending migrations; exit 1 if there are any')
+    .action(async (opts) => {
+      const config = loadConfig(io.env);
+      const handle = openDatabase({ dataDir: config.dataDir, databaseUrl: io.env.DATABASE_ADMIN_URL ?? config.databaseUrl });
+      try {
+        if (opts.check) {
+          const pending = await pendingMigrations(handle.db);
+          io.stdout.write(pending.length === 0 ? `${handle.location}: up to date\n` : `${handle.location}: pending ${pending.join(', ')}\n`);
+          if (pending.length > 0) throw new CliExit(EXIT_FAILED, `${pending.length} migration(s) pending`);
+          return;
+        }
+        const { applied } = await migrateToLatest(handle.db);
+        io.stdout.write(applied.length === 0 ? `${handle.location}: already up to date\n` : `${handle.location}: applied ${applied.join(', ')}\n`);
+      } finally {
+        await handle.db.destroy();
+      }
+    });
+}

@@ -1,0 +1,212 @@
+import { Command, Option } from '@commander-js/extra-typings';
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
+import { loadConfig } from '../../config/index.js';
+import { detectService } from '../../portscan/detect/index.js';
+import { parsePortSpec } from '../../portscan/ports.js';
+import { loadPortLists } from '../../portscan/port-lists.js';
+import { scanHosts } from '../../portscan/run.js';
+import { summarizeHost } from '../../portscan/summarize.js';
+import type { ServiceDetector } from '../../portscan/types.js';
+import { planAddresses, planTargets } from '../../scope/plan.js';
+import { createScopePolicy } from '../../scope/policy.js';
+import { createResolver } from '../../scope/resolver.js';
+import type { Resolver } from '../../scope/types.js';
+import type { HostSummary, PortResult, TimingTemplate } from '../../shared/model.js';
+import { type CliIo, writeJson } from '../io.js';
+import { parseIntOption } from '../options.js';
+
+export interface ScanPortsDeps {
+  /** Tests map names to loopback; otherwise built from the config's dns section. */
+  resolver?: Resolver;
+  detectService?: ServiceDetector;
+}
+
+interface HostOutput {
+  summary: HostSummary;
+  results: PortResult[];
+}
+
+/** `portcullis scan ports`: runs the engine in this process, no server, no store. */
+export function scanPortsCommand(io: CliIo, deps: ScanPortsDeps = {}) {
+  return new Command('ports')
+    .description('Scan TCP ports of targets in this process (no server needed) and print the open ports with their services')
+    .argument('<targets...>', 'IPv4/IPv6 addresses, CIDR blocks (10.0.0.0/24), dash ranges (10.0.0.1-20) or hostnames')
+    .option('-p, --ports <spec>', 'ports: 22,80,443 | 1-1024 | - (all 65535) | top-N | a named list (web, databases, …)', undefined)
+    .option('--exclude <targets>', 'comma-separated addresses, ranges or hostnames to leave out')
+    .option('--json', 'print one JSON document instead of a table')
+    .option('--all', 'also list closed and filtered ports')
+    .addOption(new Option('-T, --timing <0-5>', 'timing template, as nmap -T0..-T5').default('3').choices(['0', '1', '2', '3', '4', '5']))
+    .option('--timeout <ms>', 'upper bound of the adaptive per-probe timeout (ms)')
+    .option('--concurrency <n>', 'maximum probes in flight')
+    .option('--max-retries <n>', 'maximum retransmissions of an unanswered probe')
+    .option('--no-service-detection', 'do not probe open ports for banners, HTTP or TLS')
+    .option('--banner-timeout <ms>', 'how long to wait for a server-first banner (ms)')
+    .addHelpText(
+      'after',
+      `
+Output: a table per host on a terminal; --json prints
+  {"hosts":[{"ip","hostnames","status","ports":[{"port","protocol","state","reason","service","product","version","banner","tls","http"}]}],
+   "stats":{"scannedPorts","hosts","hostsUp","open","closed","filtered","durationMs"}}
+with open ports only unless --all.
+
+Exit codes: 0 scan done, 1 scan error, 2 usage error (bad target or port spec, target out of scope).
+
+Examples:
+  portcullis scan ports 127.0.0.1 -p 1-65535 -T4
+  portcullis scan ports 10.0.0.0/24 db.internal -p databases --json
+  portcullis scan ports 192.0.2.0/28 --exclude 192.0.2.1 -p top-100 --all`,
+    )
+    .action(async (targets, opts) => {
+      const config = loadConfig(io.env);
+      const portLists = loadPortLists(config.portscan.portListFile);
+      const ports = parsePortSpec(opts.ports ?? config.portscan.defaultPorts, portLists, '--ports');
+      const plan = await planTargets(targets, {
+        exclude: opts.exclude ? opts.exclude.split(',').map((s) => s.trim()).filter(Boolean) : [],
+        resolver: deps.resolver ?? createResolver(config.dns),
+        policy: createScopePolicy(config.scope),
+        maxAddresses: config.scope.maxAddressesPerScan,
+      });
+      const bannerTimeoutMs = opts.bannerTimeout !== undefined ? parseIntOption(opts.bannerTimeout, '--banner-timeout', 1, 60000) : config.portscan.bannerTimeoutMs;
+      const options = {
+        timing: Number(opts.timing) as TimingTemplate,
+        ...(opts.timeout !== undefined ? { timeoutMs: parseIntOption(opts.timeout, '--timeout', 50, 60000) } : {}),
+        ...(opts.concurrency !== undefined ? { concurrency: parseIntOption(opts.concurrency, '--concurrency', 1, 10000) } : {}),
+        ...(opts.maxRetries !== undefined ? { maxRetries: parseIntOption(opts.maxRetries, '--max-retries', 0, 10) } : {}),
+      };
+
+      const total = plan.addressCount * ports.length;
+      const bar = io.stderr.isTTY && !opts.json ? new cliProgress.SingleBar({ stream: io.stderr, format: 'scanning [{bar}] {percentage}% | {value}/{total} probes | {open} open | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      bar?.start(total, 0, { open: 0 });
+      const abort = new AbortController();
+      const onSignal = (): void => abort.abort(new Error('interrupted'));
+      process.once('SIGINT', onSignal);
+
+      const started = Date.now();
+      const hosts: HostOutput[] = [];
+      try {
+        for await (const host of scanHosts({
+          addresses: planAddresses(plan),
+          addressCount: plan.addressCount,
+          ports,
+          options,
+          signal: abort.signal,
+          portLists,
+          onProgress: (e) => bar?.update(e.done, { open: e.open }),
+          ...(opts.serviceDetection
+            ? {
+                services: {
+                  detect: deps.detectService ?? detectService,
+                  bannerTimeoutMs,
+                  timeoutMs: Math.max(5000, 2 * bannerTimeoutMs),
+                  concurrency: 32,
+                  hostnamesOf: (ip: string) => plan.hostnames[ip] ?? [],
+                },
+              }
+            : {}),
+        })) {
+          const { summary } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
+          hosts.push({ summary, results: host.results });
+        }
+      } finally {
+        bar?.stop();
+        process.removeListener('SIGINT', onSignal);
+      }
+      hosts.sort((a, b) => compareAddresses(a.summary.ip, b.summary.ip));
+      const stats = {
+        scannedPorts: ports.length,
+        hosts: plan.addressCount,
+        hostsUp: hosts.filter((h) => h.summary.status === 'up').length,
+        open: sum(hosts, (h) => h.summary.counts.open),
+        closed: sum(hosts, (h) => h.summary.counts.closed),
+        filtered: sum(hosts, (h) => h.summary.counts.filtered),
+        durationMs: Date.now() - started,
+      };
+      if (opts.json) writeJson(io, { hosts: hosts.filter((h) => opts.all || h.summary.status === 'up').map((h) => hostJson(h, opts.all === true)), stats });
+      else printTable(io, hosts, stats, opts.all === true);
+    });
+}
+
+function hostJson({ summary, results }: HostOutput, all: boolean) {
+  return {
+    ip: summary.ip,
+    hostnames: summary.hostnames,
+    status: summary.status,
+    ports: results
+      .filter((r) => all || r.state === 'open')
+      .map((r) => ({
+        port: r.port,
+        protocol: r.protocol,
+        state: r.state,
+        reason: r.reason,
+        ...(r.service !== undefined ? { service: r.service.name } : {}),
+        ...(r.service?.product !== undefined ? { product: r.service.product } : {}),
+        ...(r.service?.version !== undefined ? { version: r.service.version } : {}),
+        ...(r.service?.banner !== undefined ? { banner: r.service.banner } : {}),
+        ...(r.service?.tls !== undefined ? { tls: r.service.tls } : {}),
+        ...(r.service?.http !== undefined ? { http: r.service.http } : {}),
+      })),
+  };
+}
+
+function printTable(io: CliIo, hosts: HostOutput[], stats: { scannedPorts: number; hosts: number; hostsUp: number; open: number; durationMs: number }, all: boolean): void {
+  const plain = !io.stdout.isTTY;
+  for (const { summary, results } of hosts) {
+    if (summary.status !== 'up' && !all) continue;
+    const names = summary.hostnames.length > 0 ? ` (${summary.hostnames.join(', ')})` : '';
+    io.stdout.write(`\nHost ${summary.ip}${names}: ${summary.status}${summary.srttMs !== undefined ? `, srtt ${summary.srttMs.toFixed(2)} ms` : ''}\n`);
+    const shown = results.filter((r) => all || r.state === 'open');
+    const hidden = { closed: 0, filtered: 0 };
+    for (const r of results) if (!all && r.state !== 'open') hidden[r.state]++;
+    const notShown = Object.entries(hidden).filter(([, n]) => n > 0);
+    if (notShown.length > 0) io.stdout.write(`Not shown: ${notShown.map(([state, n]) => `${n} ${state}`).join(', ')}\n`);
+    if (shown.length === 0) continue;
+    const table = new Table({
+      head: ['PORT', 'STATE', 'REASON', 'SERVICE', 'DETAILS'],
+      style: plain ? { head: [], border: [], compact: true } : { compact: true },
+      ...(plain ? { chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' } } : {}),
+    });
+    for (const r of shown) table.push([`${r.port}/${r.protocol}`, r.state, r.reason, serviceLabel(r), details(r)]);
+    io.stdout.write(`${table.toString()}\n`);
+  }
+  const secs = (stats.durationMs / 1000).toFixed(2);
+  io.stdout.write(`\nScanned ${stats.scannedPorts} port(s) on ${stats.hosts} address(es) in ${secs} s: ${stats.hostsUp} up, ${stats.open} open port(s).\n`);
+}
+
+function serviceLabel(r: PortResult): string {
+  if (r.service === undefined) return '';
+  return r.service.method === 'table' ? `${r.service.name}?` : r.service.name;
+}
+
+function details(r: PortResult): string {
+  const s = r.service;
+  if (s === undefined) return '';
+  const parts: string[] = [];
+  if (s.product) parts.push(s.version ? `${s.product} ${s.version}` : s.product);
+  if (s.http) parts.push(`HTTP ${s.http.status}${s.http.title ? ` "${s.http.title}"` : ''}`);
+  if (s.tls) parts.push(`TLS ${s.tls.version ?? ''}${s.tls.subject ? ` ${s.tls.subject}` : ''}`.trim());
+  if (parts.length === 0 && s.banner) parts.push(s.banner);
+  const text = parts.join('; ');
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function sum<T>(items: readonly T[], f: (t: T) => number): number {
+  return items.reduce((acc, t) => acc + f(t), 0);
+}
+
+/** IPv4 before IPv6, numerically within a family. */
+export function compareAddresses(a: string, b: string): number {
+  const key = (ip: string): [number, bigint] => {
+    if (ip.includes(':')) {
+      const [head = '', tail = ''] = ip.split('::');
+      const h = head ? head.split(':') : [];
+      const t = tail ? tail.split(':') : [];
+      const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+      return [6, groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n)];
+    }
+    return [4, ip.split('.').reduce((acc, o) => (acc << 8n) + BigInt(Number(o)), 0n)];
+  };
+  const [fa, va] = key(a);
+  const [fb, vb] = key(b);
+  return fa !== fb ? fa - fb : va < vb ? -1 : va > vb ? 1 : 0;
+}

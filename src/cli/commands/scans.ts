@@ -1,0 +1,146 @@
+import { Command } from '@commander-js/extra-typings';
+import Table from 'cli-table3';
+import { type CliIo, CliExit, EXIT_FAILED, EXIT_USAGE, writeJson } from '../io.js';
+import { parseIntOption } from '../options.js';
+
+const DEFAULT_SERVER = 'http://127.0.0.1:4545';
+
+interface Problem {
+  detail?: string;
+  code?: string;
+  status?: number;
+}
+
+/** Calls the API; a problem+json answer becomes a CliExit with the server's own message. */
+async function api<T>(server: string, path: string): Promise<T> {
+  let response: Response;
+  const url = new URL(path, server.endsWith('/') ? server : `${server}/`);
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new CliExit(EXIT_FAILED, `cannot reach the Portcullis server at ${server}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new CliExit(EXIT_FAILED, `the server at ${server} answered ${response.status} with something that is not JSON`);
+  }
+  if (!response.ok) {
+    const p = (body ?? {}) as Problem;
+    const code = p.code ? ` [${p.code}]` : '';
+    throw new CliExit(response.status >= 400 && response.status < 500 && response.status !== 404 ? EXIT_USAGE : EXIT_FAILED, `${p.detail ?? `HTTP ${response.status}`}${code}`);
+  }
+  return body as T;
+}
+
+interface ScanSummary {
+  id: string;
+  status: string;
+  targets: string[];
+  ports: string;
+  addressCount: number;
+  progress: { percent: number };
+  createdAt: string;
+  durationMs?: number;
+  stats?: { hostsUp: number; open: number };
+  error?: { message: string };
+}
+
+function table(io: CliIo, head: string[], rows: string[][]): string {
+  const plain = !io.stdout.isTTY;
+  const t = new Table({ head, style: plain ? { head: [], border: [], compact: true } : { compact: true } });
+  t.push(...rows);
+  return t.toString();
+}
+
+export function scansCommand(io: CliIo) {
+  const scans = new Command('scans').description('List, show and compare port scans stored by a running Portcullis server');
+  const serverOption = ['--server <url>', `server base URL (env PORTCULLIS_SERVER, default ${DEFAULT_SERVER})`] as const;
+  const serverOf = (opt: string | undefined): string => opt ?? io.env.PORTCULLIS_SERVER ?? DEFAULT_SERVER;
+
+  scans
+    .command('list')
+    .description('List port scans, newest first')
+    .option(...serverOption)
+    .option('--status <status>', 'only scans with this status (queued, running, done, failed, cancelled)')
+    .option('--ip <address>', 'only scans with results for this address')
+    .option('--target <text>', 'only scans whose targets contain this text')
+    .option('--limit <n>', 'how many', '20')
+    .option('--json', 'print the API response as JSON')
+    .action(async (opts) => {
+      const params = new URLSearchParams({ limit: String(parseIntOption(opts.limit, '--limit', 1, 500)) });
+      if (opts.status) params.set('status', opts.status);
+      if (opts.ip) params.set('ip', opts.ip);
+      if (opts.target) params.set('target', opts.target);
+      const page = await api<{ items: ScanSummary[]; total: number }>(serverOf(opts.server), `api/v1/port-scans?${params}`);
+      if (opts.json) return writeJson(io, page);
+      const rows = page.items.map((s) => [
+        s.id,
+        s.status,
+        `${s.progress.percent}%`,
+        s.targets.join(' ').slice(0, 40),
+        s.ports.slice(0, 20),
+        s.stats ? `${s.stats.hostsUp}/${s.addressCount}` : `-/${s.addressCount}`,
+        s.stats ? String(s.stats.open) : '',
+        s.createdAt,
+      ]);
+      io.stdout.write(`${table(io, ['ID', 'STATUS', 'DONE', 'TARGETS', 'PORTS', 'UP', 'OPEN', 'CREATED'], rows)}\n${page.items.length} of ${page.total} scan(s)\n`);
+    });
+
+  scans
+    .command('show')
+    .description('Show one scan: status, progress and each host\'s open ports')
+    .argument('<id>', 'scan id')
+    .option(...serverOption)
+    .option('--all-hosts', 'include hosts that did not answer')
+    .option('--json', 'print the API response as JSON')
+    .action(async (id, opts) => {
+      const scan = await api<
+        ScanSummary & {
+          hosts: { items: Array<{ ip: string; hostnames: string[]; status: string; counts: { closed: number; filtered: number }; ports: Array<{ port: number; state: string; reason: string; service?: { name: string; product?: string; version?: string; banner?: string } }> }>; total: number };
+        }
+      >(serverOf(opts.server), `api/v1/port-scans/${encodeURIComponent(id)}?hosts=${opts.allHosts ? 'all' : 'up'}&limit=1000`);
+      if (opts.json) return writeJson(io, scan);
+      io.stdout.write(`Scan ${scan.id}: ${scan.status} (${scan.progress.percent}%)\nTargets: ${scan.targets.join(' ')}\nPorts: ${scan.ports}\n`);
+      if (scan.error) io.stdout.write(`Error: ${scan.error.message}\n`);
+      for (const host of scan.hosts.items) {
+        io.stdout.write(`\nHost ${host.ip}${host.hostnames.length ? ` (${host.hostnames.join(', ')})` : ''}: ${host.status}, ${host.counts.closed} closed, ${host.counts.filtered} filtered\n`);
+        if (host.ports.length > 0) {
+          const rows = host.ports.map((p) => [`${p.port}/tcp`, p.state, p.reason, p.service?.name ?? '', [p.service?.product, p.service?.version].filter(Boolean).join(' ') || (p.service?.banner ?? '').slice(0, 60)]);
+          io.stdout.write(`${table(io, ['PORT', 'STATE', 'REASON', 'SERVICE', 'DETAILS'], rows)}\n`);
+        }
+      }
+      io.stdout.write(`\n${scan.hosts.total} host(s)\n`);
+    });
+
+  scans
+    .command('compare')
+    .description('Compare two scans: newly open/closed ports, state and service changes, hosts appeared/disappeared')
+    .argument('<a>', 'older scan id')
+    .argument('<b>', 'newer scan id')
+    .option(...serverOption)
+    .option('--json', 'print the API response as JSON')
+    .action(async (a, b, opts) => {
+      const diff = await api<{
+        complete: boolean;
+        summary: Record<string, number>;
+        hosts: Array<{ ip: string; change: string; newlyOpen: Array<{ port: number }>; newlyClosed: Array<{ port: number; to?: string }>; stateChanges: Array<{ port: number; from: string; to: string }>; serviceChanges: Array<{ port: number }>; notScanned: { inA: number[]; inB: number[] } }>;
+      }>(serverOf(opts.server), `api/v1/port-scans/${encodeURIComponent(a)}/compare/${encodeURIComponent(b)}`);
+      if (opts.json) return writeJson(io, diff);
+      if (!diff.complete) io.stdout.write('Note: at least one scan has not finished; this compares what is stored so far.\n');
+      if (diff.hosts.length === 0) io.stdout.write('No differences.\n');
+      for (const h of diff.hosts) {
+        io.stdout.write(`\n${h.ip}: ${h.change}\n`);
+        for (const p of h.newlyOpen) io.stdout.write(`  + ${p.port}/tcp open\n`);
+        for (const p of h.newlyClosed) io.stdout.write(`  - ${p.port}/tcp no longer open${p.to ? ` (${p.to})` : ''}\n`);
+        for (const p of h.stateChanges) io.stdout.write(`  ~ ${p.port}/tcp ${p.from} -> ${p.to}\n`);
+        for (const p of h.serviceChanges) io.stdout.write(`  ~ ${p.port}/tcp service changed\n`);
+        if (h.notScanned.inA.length) io.stdout.write(`  ? not scanned in ${a}: ${h.notScanned.inA.join(',')}\n`);
+        if (h.notScanned.inB.length) io.stdout.write(`  ? not scanned in ${b}: ${h.notScanned.inB.join(',')}\n`);
+      }
+      io.stdout.write(`\n${Object.entries(diff.summary).map(([k, v]) => `${k}: ${v}`).join(', ')}\n`);
+    });
+  return scans;
+}

@@ -1,0 +1,51 @@
+import { Command } from '@commander-js/extra-typings';
+import { loadConfig } from '../../config/index.js';
+import { startScheduler } from '../../monitor/scheduler.js';
+import { createLogger, createRuntime, startWorker } from '../../runtime/index.js';
+import { buildApp } from '../../server/app.js';
+import type { CliIo } from '../io.js';
+import { parseIntOption } from '../options.js';
+
+/** How long running jobs get to finish on SIGTERM before they are handed back to the queue. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export function serveCommand(io: CliIo) {
+  return new Command('serve')
+    .description('Start the API, the embedded worker and the scheduler (SQLite in ./data and the in-process queue by default)')
+    .option('--host <address>', 'listen address (env PORTCULLIS_HOST, default 0.0.0.0)')
+    .option('--port <port>', 'listen port (env PORTCULLIS_PORT, default 4545)')
+    .option('--data-dir <dir>', 'data directory for the SQLite store (env PORTCULLIS_DATA_DIR, default ./data)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env PORTCULLIS_LOG_LEVEL)')
+    .addHelpText('after', '\nSet DATABASE_URL=postgres://… to use PostgreSQL (run `portcullis migrate` first). See the README for every setting.')
+    .action(async (opts) => {
+      const config = loadConfig(io.env, {
+        ...(opts.host !== undefined || opts.port !== undefined
+          ? { server: { ...(opts.host !== undefined ? { host: opts.host } : {}), ...(opts.port !== undefined ? { port: parseIntOption(opts.port, '--port', 0, 65535) } : {}) } }
+          : {}),
+        ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+        ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel as 'info' } : {}),
+      });
+      const logger = createLogger(config);
+      const runtime = await createRuntime(config, { logger });
+      const worker = startWorker(runtime);
+      const scheduler = startScheduler(runtime);
+      const app = await buildApp(runtime);
+      await app.listen({ host: config.server.host, port: config.server.port });
+      logger.info({ database: runtime.store.handle.location, dialect: runtime.store.handle.dialect, workerConcurrency: config.worker.concurrency }, 'portcullis ready');
+
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          logger.info({ signal }, 'shutting down');
+          void (async () => {
+            scheduler.stop();
+            await app.close();
+            await worker.close({ graceMs: SHUTDOWN_GRACE_MS });
+            await runtime.close();
+            resolve();
+          })();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+}

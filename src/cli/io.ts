@@ -1,0 +1,42 @@
+import { PortcullisError, describeError } from '../shared/errors.js';
+
+/** Where a command writes, and what it reads from its environment: injectable so tests run commands in-process. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  env: Record<string, string | undefined>;
+}
+
+export const EXIT_OK = 0;
+/** The scan or request failed. */
+export const EXIT_FAILED = 1;
+/** The command line or its input was wrong (bad target, bad port spec, out of scope, unknown option). */
+export const EXIT_USAGE = 2;
+
+const USAGE_CODE = /^(target\.|ports\.|request\.|scope\.|config\.)/;
+
+/** Thrown by commands to end with a message and an exit code. */
+export class CliExit extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CliExit) return err.exitCode;
+  if (err instanceof PortcullisError) return USAGE_CODE.test(err.code) ? EXIT_USAGE : EXIT_FAILED;
+  return EXIT_FAILED;
+}
+
+export function errorLine(err: unknown): string {
+  if (err instanceof CliExit) return `portcullis: ${err.message}`;
+  const { code, message } = describeError(err);
+  return code === 'internal' ? `portcullis: ${message}` : `portcullis: ${message} [${code}]`;
+}
+
+export function writeJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

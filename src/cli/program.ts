@@ -1,0 +1,49 @@
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { API_VERSION } from '../server/app.js';
+import { migrateCommand } from './commands/migrate.js';
+import { scanPortsCommand, type ScanPortsDeps } from './commands/scan-ports.js';
+import { scansCommand } from './commands/scans.js';
+import { serveCommand } from './commands/serve.js';
+import { type CliIo, EXIT_OK, EXIT_USAGE, errorLine, exitCodeFor } from './io.js';
+
+export function buildProgram(io: CliIo, deps: ScanPortsDeps = {}) {
+  const program = new Command('portcullis')
+    .description('Portcullis: how exposed is your perimeter? Port scans like nmap, with history and diffs, as a service, a CLI and an API.')
+    .version(API_VERSION)
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Configuration comes from environment variables (PORTCULLIS_PORT, PORTCULLIS_DATA_DIR, DATABASE_URL,
+PORTCULLIS_LOG_LEVEL, …) and an optional JSON file named by PORTCULLIS_CONFIG; see the README.
+
+Exit codes: 0 success, 1 the scan or request failed, 2 usage error.`,
+    );
+  program.addCommand(serveCommand(io));
+  program.addCommand(migrateCommand(io));
+  program.addCommand(new Command('scan').description('Run a scan in this process, without a server').addCommand(scanPortsCommand(io, deps)));
+  program.addCommand(scansCommand(io));
+  program.exitOverride();
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** Runs the CLI and returns its exit code instead of exiting, so tests can run it in-process. */
+export async function runCli(argv: readonly string[], io: CliIo, deps: ScanPortsDeps = {}): Promise<number> {
+  const program = buildProgram(io, deps);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end with exit code 0; everything else commander rejects is a usage error.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    io.stderr.write(`${errorLine(err)}\n`);
+    return exitCodeFor(err);
+  }
+}

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { Metrics } from '../metrics/index.js';
+import { PortSet, formatPortSet, parsePortSpec } from '../portscan/ports.js';
+import { scanHosts } from '../portscan/run.js';
+import { summarizeHost } from '../portscan/summarize.js';
+import type { PortLists, ServiceDetector } from '../portscan/types.js';
+import { deserializePlan, planAddresses, planTargets, serializePlan } from '../scope/plan.js';
+import type { ScopePolicy } from '../scope/policy.js';
+import type { Resolver } from '../scope/types.js';
+import { PortcullisError, describeError } from '../shared/errors.js';
+import type { PortScanOptions, ScanStats } from '../shared/model.js';
+import type { Store } from '../store/index.js';
+import type { PortScanRecord } from '../store/types.js';
+import type { JobContext, JobHandler, JobQueue } from './queue.js';
+import { UnrecoverableError } from './queue.js';
+
+export const PORT_SCAN_JOB = 'port-scan';
+
+/** The queue id of a scan's job: one job per scan, found again for cancellation and reconciliation. */
+export function portScanJobId(scanId: string): string {
+  return `${PORT_SCAN_JOB}:${scanId}`;
+}
+
+export interface PortScanJobPayload {
+  scanId: string;
+}
+
+export interface PortScanSubmission {
+  targets: string[];
+  exclude?: string[] | undefined;
+  ports?: string | undefined;
+  options?: PortScanOptions | undefined;
+}
+
+export interface SubmitDeps {
+  store: Store;
+  queue: JobQueue;
+  resolver: Resolver;
+  policy: ScopePolicy;
+  portLists: PortLists;
+  config: Config;
+  metrics?: Metrics | undefined;
+}
+
+/**
+ * Validates a port-scan request, resolves and checks every address against the scope policy, stores
+ * the scan as queued and enqueues its job. Nothing is stored when any of that fails.
+ */
+export async function submitPortScan(deps: SubmitDeps, request: PortScanSubmission): Promise<PortScanRecord> {
+  try {
+    const portSpec = request.ports ?? deps.config.portscan.defaultPorts;
+    const ports = parsePortSpec(portSpec, deps.portLists);
+    const plan = await planTargets(request.targets, {
+      exclude: request.exclude ?? [],
+      resolver: deps.resolver,
+      policy: deps.policy,
+      maxAddresses: deps.config.scope.maxAddressesPerScan,
+    });
+    const record = await deps.store.portScans.create({
+      id: randomUUID(),
+      targets: request.targets,
+      exclude: request.exclude ?? [],
+      ports: portSpec,
+      portSet: formatPortSet(ports),
+      portCount: ports.length,
+      options: request.options ?? {},
+      plan: serializePlan(plan),
+      addressCount: plan.addressCount,
+      createdAt: new Date().toISOString(),
+    });
+    try {
+      await deps.queue.enqueue<PortScanJobPayload>(PORT_SCAN_JOB, { scanId: record.id }, { jobId: portScanJobId(record.id) });
+    } catch (err) {
+      await deps.store.portScans.delete(record.id);
+      throw new PortcullisError('queue.unavailable', `the scan could not be queued: ${describeError(err).message}`);
+    }
+    deps.metrics?.portScansSubmitted.inc({ outcome: 'accepted' });
+    return record;
+  } catch (err) {
+    deps.metrics?.portScansSubmitted.inc({ outcome: 'rejected' });
+    throw err;
+  }
+}
+
+export interface PortScanJobDeps {
+  store: Store;
+  portLists: PortLists;
+  detectService: ServiceDetector;
+  config: Config;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+  /** How often the handler stores progress and looks for a cancellation, ms. */
+  checkpointMs?: number;
+}
+
+/**
+ * Runs one stored port scan. Idempotent under retries: hosts already stored by an earlier attempt are
+ * skipped, and each host is written in one transaction, so a job that dies mid-scan resumes without
+ * duplicating or losing rows. Cancellation is read from the scan row, so it works from any process.
+ */
+export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortScanJobPayload, { status: string }> {
+  return async (ctx: JobContext<PortScanJobPayload>) => {
+    const { scanId } = ctx.payload;
+    const repo = deps.store.portScans;
+    const scan = await repo.get(scanId);
+    if (scan === undefined) throw new UnrecoverableError(`port scan ${scanId} no longer exists`);
+    if (scan.status !== 'queued' && scan.status !== 'running') return { status: scan.status };
+
+    const startedAt = scan.startedAt ?? new Date().toISOString();
+    await repo.markRunning(scanId, startedAt);
+    const log = deps.logger.child({ scanId, attempt: ctx.attempt });
+    const plan = deserializePlan((await repo.getPlan(scanId)) ?? failMissingPlan(scanId));
+    const ports = [...PortSet.parse(scan.portSet)];
+    const alreadyStored = await repo.finishedHosts(scanId);
+    const options = effectiveOptions(scan.options, deps.config);
+    log.info({ addresses: plan.addressCount, ports: ports.length, resumedHosts: alreadyStored.size }, 'port scan started');
+
+    const abort = new AbortController();
+    const onJobAbort = (): void => abort.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onJobAbort, { once: true });
+    const probesBefore = alreadyStored.size * ports.length;
+    let progress = { done: probesBefore, total: scan.progress.total };
+    const checkpoint = setInterval(() => {
+      void (async () => {
+        const current = await repo.get(scanId);
+        if (current?.status === 'cancelled') abort.abort(new PortcullisError('scan.cancelled', 'scan cancelled'));
+        else await Promise.all([repo.updateProgress(scanId, progress), ctx.updateProgress(progress)]);
+      })().catch((err: unknown) => log.warn({ err }, 'could not store scan progress'));
+    }, deps.checkpointMs ?? 500);
+
+    try {
+      const hosts = scanHosts({
+        addresses: skip(planAddresses(plan), alreadyStored),
+        addressCount: plan.addressCount - alreadyStored.size,
+        ports,
+        options,
+        signal: abort.signal,
+        portLists: deps.portLists,
+        onProgress: (e) => {
+          progress = { done: probesBefore + e.done, total: scan.progress.total };
+        },
+        ...(options.serviceDetection === false
+          ? {}
+          : {
+              services: {
+                detect: deps.detectService,
+                bannerTimeoutMs: options.bannerTimeoutMs ?? deps.config.portscan.bannerTimeoutMs,
+                timeoutMs: Math.max(5000, 2 * (options.bannerTimeoutMs ?? deps.config.portscan.bannerTimeoutMs)),
+                concurrency: 32,
+                hostnamesOf: (ip: string) => plan.hostnames[ip] ?? [],
+              },
+            }),
+      });
+      for await (const host of hosts) {
+        const { summary, listed } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
+        await repo.saveHost(scanId, summary, listed);
+        deps.metrics?.hostsScanned.inc();
+        deps.metrics?.portProbes.inc({ state: 'open' }, summary.counts.open);
+        deps.metrics?.portProbes.inc({ state: 'closed' }, summary.counts.closed);
+        deps.metrics?.portProbes.inc({ state: 'filtered' }, summary.counts.filtered);
+      }
+    } catch (err) {
+      if (abort.signal.aborted) {
+        if ((await repo.get(scanId))?.status === 'cancelled') {
+          log.info('port scan cancelled');
+          return { status: 'cancelled' };
+        }
+        // Stopped by a worker shutdown: the queue hands the job back and a later attempt resumes it.
+        throw err;
+      }
+      const error = describeError(err);
+      log.warn({ err }, 'port scan attempt failed');
+      if (ctx.attempt >= ctx.maxAttempts) {
+        await repo.finish(scanId, { status: 'failed', at: new Date().toISOString(), error });
+        deps.metrics?.portScansFinished.inc({ status: 'failed' });
+      }
+      throw err;
+    } finally {
+      clearInterval(checkpoint);
+      ctx.signal.removeEventListener('abort', onJobAbort);
+    }
+
+    const finishedAt = new Date();
+    const totals = await repo.totals(scanId);
+    const stats: ScanStats = {
+      hostsTotal: plan.addressCount,
+      hostsUp: totals.hostsUp,
+      open: totals.open,
+      closed: totals.closed,
+      filtered: totals.filtered,
+      portsPerHost: ports.length,
+      durationMs: finishedAt.getTime() - Date.parse(startedAt),
+    };
+    await repo.updateProgress(scanId, { done: scan.progress.total, total: scan.progress.total });
+    const ended = await repo.finish(scanId, { status: 'done', at: finishedAt.toISOString(), stats });
+    if (ended) {
+      deps.metrics?.portScansFinished.inc({ status: 'done' });
+      deps.metrics?.portScanDuration.observe(stats.durationMs / 1000);
+    }
+    log.info({ ...stats }, 'port scan finished');
+    return { status: ended ? 'done' : 'cancelled' };
+  };
+}
+
+/** The scan's own options over the service's configured defaults and caps. */
+export function effectiveOptions(options: PortScanOptions, config: Config): PortScanOptions {
+  return {
+    ...options,
+    concurrency: Math.min(options.concurrency ?? config.portscan.maxConcurrency, config.portscan.maxConcurrency),
+    serviceDetection: options.serviceDetection ?? config.portscan.serviceDetection,
+    bannerTimeoutMs: options.bannerTimeoutMs ?? config.portscan.bannerTimeoutMs,
+  };
+}
+
+function* skip(addresses: Iterable<string>, done: ReadonlySet<string>): Generator<string> {
+  for (const ip of addresses) if (!done.has(ip)) yield ip;
+}
+
+function failMissingPlan(scanId: string): never {
+  throw new UnrecoverableError(`port scan ${scanId} has no stored target plan`);
+}

@@ -1,0 +1,113 @@
+import pino, { type Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { DatabaseQueue } from '../jobs/db-queue.js';
+import { PORT_SCAN_JOB, createPortScanHandler } from '../jobs/port-scans.js';
+import type { JobQueue, Worker } from '../jobs/queue.js';
+import { type Metrics, createMetrics } from '../metrics/index.js';
+import { detectService } from '../portscan/detect/index.js';
+import { loadPortLists } from '../portscan/port-lists.js';
+import type { PortLists, ServiceDetector } from '../portscan/types.js';
+import { createScopePolicy, type ScopePolicy } from '../scope/policy.js';
+import { createResolver } from '../scope/resolver.js';
+import type { Resolver } from '../scope/types.js';
+import { PortcullisError } from '../shared/errors.js';
+import { type DatabaseHandle, migrateToLatest, openDatabase, pendingMigrations } from '../store/db.js';
+import { type Store, createStore } from '../store/index.js';
+
+/** Everything a process needs, built once from the config and passed down. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  queue: JobQueue;
+  resolver: Resolver;
+  policy: ScopePolicy;
+  portLists: PortLists;
+  metrics: Metrics;
+  detectService: ServiceDetector;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  metrics?: Metrics;
+  /** An already-open database (tests); otherwise opened from the config. */
+  database?: DatabaseHandle;
+  /** Replaces the resolver built from config.dns (tests map names to loopback). */
+  resolver?: Resolver;
+  detectService?: ServiceDetector;
+  /** Embedded queue tuning (tests use short leases). */
+  queue?: { leaseMs?: number; pollMs?: number };
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
+  const options = {
+    level: config.logLevel,
+    // Secrets must never reach a log line.
+    redact: { paths: ['req.headers.authorization', 'databaseUrl', '*.password'], censor: '***' },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * Opens the store (migrating the embedded SQLite database automatically; PostgreSQL is migrated
+ * explicitly with `portcullis migrate`, so the service can run as a role without DDL rights), the
+ * queue, the resolver and the scope policy.
+ */
+export async function createRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(config);
+  const policy = createScopePolicy({ allow: config.scope.allow, deny: config.scope.deny });
+  const resolver = options.resolver ?? createResolver(config.dns);
+  const portLists = loadPortLists(config.portscan.portListFile);
+  const handle = options.database ?? openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  try {
+    if (handle.dialect === 'sqlite') {
+      const { applied } = await migrateToLatest(handle.db);
+      if (applied.length > 0) logger.info({ applied, database: handle.location }, 'database migrated');
+    } else {
+      const pending = await pendingMigrations(handle.db);
+      if (pending.length > 0) {
+        throw new PortcullisError(
+          'store.unavailable',
+          `the PostgreSQL database has ${pending.length} pending migration(s) (${pending.join(', ')}); run \`portcullis migrate\` with an owner role first`,
+        );
+      }
+    }
+  } catch (err) {
+    if (options.database === undefined) await handle.db.destroy();
+    throw err instanceof PortcullisError ? err : new PortcullisError('store.unavailable', `cannot open the database at ${handle.location}: ${(err as Error).message}`);
+  }
+  const store = createStore(handle);
+  const queue = new DatabaseQueue({ handle, ...options.queue, logger });
+  return {
+    config,
+    logger,
+    store,
+    queue,
+    resolver,
+    policy,
+    portLists,
+    metrics: options.metrics ?? createMetrics(),
+    detectService: options.detectService ?? detectService,
+    close: async () => {
+      await queue.close();
+      if (options.database === undefined) await store.close();
+    },
+  };
+}
+
+/** Registers every job handler on the runtime's queue. */
+export function startWorker(runtime: Runtime, concurrency = runtime.config.worker.concurrency): Worker {
+  return runtime.queue.process(
+    PORT_SCAN_JOB,
+    createPortScanHandler({
+      store: runtime.store,
+      portLists: runtime.portLists,
+      detectService: runtime.detectService,
+      config: runtime.config,
+      logger: runtime.logger,
+      metrics: runtime.metrics,
+    }),
+    { concurrency },
+  );
+}

@@ -1,0 +1,54 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime/index.js';
+import { registerProblemHandlers } from './problem.js';
+import { healthRoutes } from './routes/health.js';
+import { hostRoutes } from './routes/hosts.js';
+import { portScanRoutes } from './routes/port-scans.js';
+
+export const API_VERSION = '0.1.0';
+
+const API_DESCRIPTION = `Portcullis tells you how exposed your perimeter is: nmap-style port scans (and, in later releases, SSL Labs-style TLS grades) of the targets you own, with history and diffs.
+
+Scans run as background jobs: \`POST\` returns 202 with a link to poll. Every error is RFC 9457 \`application/problem+json\` with a stable \`code\`.
+
+Targets are checked against the scope policy after DNS resolution; link-local, cloud-metadata, multicast, broadcast and 0.0.0.0/8 addresses are always refused.`;
+
+/** Builds the HTTP API on a runtime. Routes only validate, read the store and enqueue jobs. */
+export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: runtime.logger,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: true } },
+  });
+
+  registerProblemHandlers(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    runtime.metrics.httpRequestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Portcullis API', version: API_VERSION, description: API_DESCRIPTION },
+      servers: [{ url: '/' }],
+      tags: [
+        { name: 'port scans', description: 'Scan addresses for open TCP ports, read results, compare scans.' },
+        { name: 'hosts', description: 'Everything known about one address across scans.' },
+        { name: 'operations', description: 'Health, readiness and metrics.' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/apidocs', staticCSP: true, uiConfig: { deepLinking: true } });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { runtime });
+  await app.register(portScanRoutes, { runtime });
+  await app.register(hostRoutes, { runtime });
+  return app;
+}

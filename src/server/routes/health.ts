@@ -1,0 +1,80 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import Type from 'typebox';
+import type { Runtime } from '../../runtime/index.js';
+import { pendingMigrations } from '../../store/db.js';
+import { Problem } from '../schemas.js';
+import { sendProblem } from '../problem.js';
+
+export async function healthRoutes(fastify: FastifyInstance, opts: { runtime: Runtime }): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { runtime } = opts;
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process is up',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the database answers, is migrated, and the queue is reachable',
+        response: {
+          200: Type.Object({
+            status: Type.Literal('ready'),
+            database: Type.Object({ dialect: Type.String(), location: Type.String() }),
+            queue: Type.Record(Type.String(), Type.Integer()),
+          }),
+          503: Problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const handle = runtime.store.handle;
+      try {
+        await sql`select 1`.execute(handle.db);
+        const pending = await pendingMigrations(handle.db);
+        if (pending.length > 0) throw new Error(`pending migrations: ${pending.join(', ')}; run \`portcullis migrate\``);
+        const queue = await runtime.queue.counts();
+        return { status: 'ready' as const, database: { dialect: handle.dialect, location: handle.location }, queue };
+      } catch (err) {
+        return sendProblem(reply, {
+          type: 'urn:portcullis:problem:store.unavailable',
+          title: 'Service Unavailable',
+          status: 503,
+          detail: `not ready: ${(err as Error).message}`,
+          instance: request.url,
+          code: 'store.unavailable',
+        });
+      }
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text exposition format)',
+        produces: ['text/plain'],
+        response: { 200: Type.String() },
+      },
+    },
+    async (_request, reply) => {
+      const counts = await runtime.queue.counts();
+      for (const [state, n] of Object.entries(counts)) runtime.metrics.queueJobs.set({ state }, n);
+      const body = await runtime.metrics.registry.metrics();
+      return reply.type(runtime.metrics.registry.contentType).send(body);
+    },
+  );
+}

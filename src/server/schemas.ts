@@ -1,0 +1,247 @@
+import Type from 'typebox';
+
+/**
+ * The HTTP contract, as JSON Schema through TypeBox: Fastify validates requests and serialises
+ * responses with these, and @fastify/swagger publishes them as OpenAPI.
+ */
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'URI naming the problem type: `urn:portcullis:problem:<code>`.' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String({ description: 'What went wrong, in words a user can act on.' }),
+    instance: Type.Optional(Type.String()),
+    code: Type.String({ description: 'Stable error code, e.g. `target.invalid`, `scope.denied`, `ports.invalid`, `not-found`.' }),
+    field: Type.Optional(Type.String({ description: 'The request field holding the offending value, e.g. `targets[2]`.' })),
+    value: Type.Optional(Type.String({ description: 'The offending value.' })),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: 'Every schema violation, for request.invalid.' })),
+  },
+  { additionalProperties: true, description: 'RFC 9457 problem details (`application/problem+json`).' },
+);
+
+const ScanStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')]);
+const PortState = Type.Union([Type.Literal('open'), Type.Literal('closed'), Type.Literal('filtered')]);
+
+export const PortScanOptions = Type.Object(
+  {
+    timing: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, description: 'nmap-style timing template T0–T5; default 3.' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 60000, description: 'Upper bound of the adaptive per-probe timeout, ms.' })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'Maximum probes in flight (capped by the server setting).' })),
+    maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Maximum retransmissions of an unanswered probe.' })),
+    serviceDetection: Type.Optional(Type.Boolean({ description: 'Probe open ports for banner, HTTP and TLS; default true.' })),
+    bannerTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, description: 'How long to wait for a server-first banner, ms.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const CreatePortScanBody = Type.Object(
+  {
+    targets: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), {
+      minItems: 1,
+      maxItems: 1000,
+      description: 'IPv4/IPv6 addresses, CIDR blocks, dash ranges (`10.0.0.1-20`) and hostnames. Every resolved address is checked against the scope policy.',
+    }),
+    exclude: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 1000, description: 'Addresses, ranges or hostnames to leave out.' })),
+    ports: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'Port spec: `22,80,443`, `1-1024`, `-` (all), `top-100`, or a named list from the port-list file (`web`, `databases`…). Default from the server config (`top-1000`).',
+      }),
+    ),
+    options: Type.Optional(PortScanOptions),
+  },
+  { additionalProperties: false },
+);
+
+const Links = Type.Record(Type.String(), Type.String());
+
+const Progress = Type.Object({
+  done: Type.Number(),
+  total: Type.Number(),
+  percent: Type.Number({ description: '0–100, one decimal.' }),
+});
+
+const Stats = Type.Object({
+  hostsTotal: Type.Number(),
+  hostsUp: Type.Number(),
+  open: Type.Number(),
+  closed: Type.Number(),
+  filtered: Type.Number(),
+  portsPerHost: Type.Number(),
+  durationMs: Type.Number(),
+});
+
+export const PortScanSummary = Type.Object({
+  id: Type.String(),
+  status: ScanStatus,
+  targets: Type.Array(Type.String()),
+  exclude: Type.Array(Type.String()),
+  ports: Type.String({ description: 'The port spec as requested.' }),
+  portSet: Type.String({ description: 'Canonical list of the ports scanned on every host, so a diff can tell "not scanned" from "closed".' }),
+  portCount: Type.Integer(),
+  options: PortScanOptions,
+  addressCount: Type.Integer(),
+  hostsDone: Type.Integer(),
+  progress: Progress,
+  createdAt: Type.String({ format: 'date-time' }),
+  startedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  finishedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  durationMs: Type.Optional(Type.Number()),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  stats: Type.Optional(Stats),
+  links: Links,
+});
+
+export const Service = Type.Object(
+  {
+    name: Type.String(),
+    product: Type.Optional(Type.String()),
+    version: Type.Optional(Type.String()),
+    banner: Type.Optional(Type.String()),
+    method: Type.String({ description: '`probed` (we talked to it) or `table` (name from the port ranking).' }),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          version: Type.Optional(Type.String()),
+          cipher: Type.Optional(Type.String()),
+          alpn: Type.Optional(Type.String()),
+          subject: Type.Optional(Type.String()),
+          issuer: Type.Optional(Type.String()),
+          subjectAltNames: Type.Optional(Type.Array(Type.String())),
+          notAfter: Type.Optional(Type.String()),
+          selfSigned: Type.Optional(Type.Boolean()),
+        },
+        { description: 'Present when the port completed a TLS handshake: the TLS engine can assess it.' },
+      ),
+    ),
+    http: Type.Optional(
+      Type.Object({
+        status: Type.Integer(),
+        server: Type.Optional(Type.String()),
+        title: Type.Optional(Type.String()),
+        location: Type.Optional(Type.String()),
+        poweredBy: Type.Optional(Type.String()),
+      }),
+    ),
+  },
+);
+
+export const Port = Type.Object({
+  port: Type.Integer(),
+  protocol: Type.Literal('tcp'),
+  state: PortState,
+  reason: Type.String({ description: 'nmap reason: syn-ack, conn-refused, no-response, host-unreach, net-unreach, admin-prohibited…' }),
+  rttMs: Type.Optional(Type.Number()),
+  service: Type.Optional(Service),
+});
+
+export const Host = Type.Object({
+  ip: Type.String(),
+  hostnames: Type.Array(Type.String()),
+  status: Type.Union([Type.Literal('up'), Type.Literal('no-response')]),
+  counts: Type.Object({ open: Type.Integer(), closed: Type.Integer(), filtered: Type.Integer() }),
+  extraPorts: Type.Optional(
+    Type.Object(
+      { state: Type.String(), count: Type.Integer(), reasons: Type.Record(Type.String(), Type.Integer()) },
+      { description: 'Ports in this state are counted, not listed (like nmap\'s "Not shown: 997 closed ports").' },
+    ),
+  ),
+  srttMs: Type.Optional(Type.Number()),
+  ports: Type.Array(Port, { description: 'Open ports (all listed ports with `?ports=all`).' }),
+});
+
+export const PortScanDetail = Type.Intersect([
+  PortScanSummary,
+  Type.Object({
+    hosts: Type.Object({
+      items: Type.Array(Host),
+      total: Type.Integer(),
+      limit: Type.Integer(),
+      offset: Type.Integer(),
+    }),
+  }),
+]);
+
+export const PortScanList = Type.Object({
+  items: Type.Array(PortScanSummary),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+  links: Links,
+});
+
+export const PortScanAccepted = Type.Object({
+  id: Type.String(),
+  status: ScanStatus,
+  addressCount: Type.Integer(),
+  portCount: Type.Integer(),
+  links: Links,
+});
+
+export const PortScanCancelled = Type.Object({ id: Type.String(), status: ScanStatus, links: Links });
+
+const PortChange = Type.Object({ port: Type.Integer(), from: Type.String(), to: Type.String() });
+
+export const Comparison = Type.Object(
+  {
+    a: Type.Object({ id: Type.String(), createdAt: Type.String(), status: ScanStatus, portSet: Type.String() }),
+    b: Type.Object({ id: Type.String(), createdAt: Type.String(), status: ScanStatus, portSet: Type.String() }),
+    complete: Type.Boolean({ description: 'False when either scan has not finished: the comparison covers only what was stored so far.' }),
+    portsOnlyInA: Type.String(),
+    portsOnlyInB: Type.String(),
+    summary: Type.Record(Type.String(), Type.Integer()),
+    hosts: Type.Array(
+      Type.Object(
+        {
+          ip: Type.String(),
+          change: Type.String({ description: 'appeared, disappeared or changed.' }),
+          newlyOpen: Type.Array(Type.Unknown()),
+          newlyClosed: Type.Array(Type.Unknown()),
+          stateChanges: Type.Array(PortChange),
+          serviceChanges: Type.Array(Type.Unknown()),
+          notScanned: Type.Object({ inA: Type.Array(Type.Integer()), inB: Type.Array(Type.Integer()) }),
+        },
+        { additionalProperties: true },
+      ),
+    ),
+  },
+);
+
+export const HostView = Type.Object({
+  ip: Type.String(),
+  hostnames: Type.Array(Type.String()),
+  scans: Type.Integer({ description: 'Scans that covered this address.' }),
+  ports: Type.Array(
+    Type.Object({
+      port: Type.Integer(),
+      protocol: Type.Literal('tcp'),
+      state: Type.String({ description: 'State in the latest scan that scanned this port.' }),
+      reason: Type.Optional(Type.String()),
+      service: Type.Optional(Service),
+      lastScanId: Type.String(),
+      lastScannedAt: Type.String(),
+      firstSeenOpen: Type.Optional(Type.String()),
+      lastSeenOpen: Type.Optional(Type.String()),
+      history: Type.Array(Type.Object({ scanId: Type.String(), at: Type.String(), state: Type.String() }), {
+        description: 'State changes across scans, oldest first (only the scans where the state changed).',
+      }),
+    }),
+  ),
+  history: Type.Array(
+    Type.Object({
+      scanId: Type.String(),
+      status: ScanStatus,
+      createdAt: Type.String(),
+      finishedAt: Type.Optional(Type.String()),
+      portSet: Type.String(),
+      hostStatus: Type.String(),
+      counts: Type.Object({ open: Type.Integer(), closed: Type.Integer(), filtered: Type.Integer() }),
+      openPorts: Type.Array(Type.Integer()),
+    }),
+  ),
+  links: Links,
+});
+
+export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' }) });
