@@ -26,6 +26,7 @@ const ConfigFileSchema = Type.Object(
       Type.Object(
         {
           concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+          leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3600000 })),
         },
         { additionalProperties: false },
       ),
@@ -74,7 +75,11 @@ export interface Config {
   /** `postgres://…` switches the store to PostgreSQL; undefined means SQLite in dataDir. */
   databaseUrl: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  worker: { concurrency: number };
+  /**
+   * concurrency: jobs run at once by this process. leaseMs: how long a running job stays claimed
+   * without a heartbeat; a job of a killed process runs again after at most this long.
+   */
+  worker: { concurrency: number; leaseMs: number };
   scope: { allow: string[]; deny: string[]; maxAddressesPerScan: number };
   dns: { servers: string[]; hosts: Record<string, string[]>; timeoutMs: number };
   portscan: {
@@ -91,7 +96,7 @@ export const DEFAULT_CONFIG: Config = {
   dataDir: './data',
   databaseUrl: undefined,
   logLevel: 'info',
-  worker: { concurrency: 2 },
+  worker: { concurrency: 2, leaseMs: 30000 },
   scope: { allow: [], deny: [], maxAddressesPerScan: 65536 },
   dns: { servers: [], hosts: {}, timeoutMs: 5000 },
   portscan: {
@@ -112,6 +117,7 @@ export const ENV_VARS = {
   DATABASE_URL: 'databaseUrl',
   PORTCULLIS_LOG_LEVEL: 'logLevel',
   PORTCULLIS_WORKER_CONCURRENCY: 'worker.concurrency',
+  PORTCULLIS_JOB_LEASE_MS: 'worker.leaseMs',
   PORTCULLIS_SCOPE_ALLOW: 'scope.allow (comma-separated CIDRs and domains)',
   PORTCULLIS_SCOPE_DENY: 'scope.deny (comma-separated CIDRs and domains)',
   PORTCULLIS_MAX_ADDRESSES: 'scope.maxAddressesPerScan',
@@ -161,7 +167,9 @@ export function readConfigFile(file: string): ConfigFile {
   if (!Value.Check(ConfigFileSchema, parsed)) {
     const first = [...Value.Errors(ConfigFileSchema, parsed)][0];
     const where = first?.instancePath || '/';
-    throw invalid(`config file ${file}: ${where} ${first?.message ?? 'is invalid'}`, where);
+    // TypeBox reports an unknown key as a `false` schema; say it the way a user thinks of it.
+    const problem = first?.keyword === 'boolean' ? 'is not a known setting' : (first?.message ?? 'is invalid');
+    throw invalid(`config file ${file}: ${where} ${problem}`, where);
   }
   return parsed;
 }
@@ -195,6 +203,7 @@ export function loadConfig(env: Env = {}, overrides: ConfigFile = {}): Config {
     logLevel: (overrides.logLevel ?? (logLevel as Config['logLevel'] | undefined) ?? file.logLevel ?? d.logLevel),
     worker: {
       concurrency: overrides.worker?.concurrency ?? intFromEnv(env, 'PORTCULLIS_WORKER_CONCURRENCY', 1, 64) ?? file.worker?.concurrency ?? d.worker.concurrency,
+      leaseMs: overrides.worker?.leaseMs ?? intFromEnv(env, 'PORTCULLIS_JOB_LEASE_MS', 1000, 3600000) ?? file.worker?.leaseMs ?? d.worker.leaseMs,
     },
     scope: {
       allow: overrides.scope?.allow ?? listFromEnv(env, 'PORTCULLIS_SCOPE_ALLOW') ?? file.scope?.allow ?? d.scope.allow,

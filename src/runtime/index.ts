@@ -78,7 +78,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     throw err instanceof PortcullisError ? err : new PortcullisError('store.unavailable', `cannot open the database at ${handle.location}: ${(err as Error).message}`);
   }
   const store = createStore(handle);
-  const queue = new DatabaseQueue({ handle, ...options.queue, logger });
+  const queue = new DatabaseQueue({ handle, leaseMs: config.worker.leaseMs, ...options.queue, logger });
   return {
     config,
     logger,

@@ -1,0 +1,88 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PortcullisError } from '../shared/errors.js';
+import { DEFAULT_CONFIG, loadConfig } from './index.js';
+
+function configFile(content: unknown): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-config-'));
+  const file = path.join(dir, 'portcullis.json');
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+function expectConfigError(f: () => unknown, pattern: RegExp): void {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PortcullisError);
+    expect((err as PortcullisError).code).toBe('config.invalid');
+    expect((err as Error).message).toMatch(pattern);
+    return;
+  }
+  throw new Error('expected a config.invalid error');
+}
+
+describe('loadConfig', () => {
+  it('uses the embedded defaults with an empty environment: port 4545, ./data, SQLite', () => {
+    const config = loadConfig({});
+    expect(config.server.port).toBe(4545);
+    expect(config.dataDir).toBe('./data');
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config).toEqual(DEFAULT_CONFIG);
+  });
+
+  it('reads the documented environment variables', () => {
+    const config = loadConfig({
+      PORTCULLIS_PORT: '8080',
+      PORTCULLIS_DATA_DIR: '/var/lib/portcullis',
+      DATABASE_URL: 'postgres://svc@db/portcullis',
+      PORTCULLIS_LOG_LEVEL: 'debug',
+      PORTCULLIS_SCOPE_ALLOW: '10.0.0.0/8, example.com',
+      PORTCULLIS_MAX_ADDRESSES: '256',
+      PORTCULLIS_DNS_SERVERS: '127.0.0.53',
+      PORTCULLIS_WORKER_CONCURRENCY: '4',
+    });
+    expect(config.server.port).toBe(8080);
+    expect(config.dataDir).toBe('/var/lib/portcullis');
+    expect(config.databaseUrl).toBe('postgres://svc@db/portcullis');
+    expect(config.logLevel).toBe('debug');
+    expect(config.scope.allow).toEqual(['10.0.0.0/8', 'example.com']);
+    expect(config.scope.maxAddressesPerScan).toBe(256);
+    expect(config.dns.servers).toEqual(['127.0.0.53']);
+    expect(config.worker.concurrency).toBe(4);
+  });
+
+  it('takes the config file below environment variables and resolves its paths against its folder', () => {
+    const file = configFile({ server: { port: 9000 }, dataDir: 'state', scope: { deny: ['192.0.2.0/24'] }, dns: { hosts: { 'app.test': ['127.0.0.1'] } } });
+    const fromFile = loadConfig({ PORTCULLIS_CONFIG: file });
+    expect(fromFile.server.port).toBe(9000);
+    expect(fromFile.dataDir).toBe(path.join(path.dirname(file), 'state'));
+    expect(fromFile.scope.deny).toEqual(['192.0.2.0/24']);
+    expect(fromFile.dns.hosts['app.test']).toEqual(['127.0.0.1']);
+    expect(loadConfig({ PORTCULLIS_CONFIG: file, PORTCULLIS_PORT: '9001' }).server.port).toBe(9001);
+  });
+
+  it('rejects bad values with a message naming the setting', () => {
+    expectConfigError(() => loadConfig({ PORTCULLIS_PORT: 'eighty' }), /PORTCULLIS_PORT must be a whole number/);
+    expectConfigError(() => loadConfig({ PORTCULLIS_PORT: '70000' }), /between 0 and 65535/);
+    expectConfigError(() => loadConfig({ PORTCULLIS_LOG_LEVEL: 'loud' }), /PORTCULLIS_LOG_LEVEL/);
+    expectConfigError(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /postgres:\/\//);
+  });
+
+  it('rejects a config file that is missing, not JSON, or has unknown keys', () => {
+    expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: '/nonexistent/portcullis.json' }), /cannot read config file/);
+    expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile('{ not json') }), /not valid JSON/);
+    expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile({ sever: { port: 1 } }) }), /\/sever is not a known setting/);
+    expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile({ server: { port: -1 } }) }), /\/server\/port/);
+  });
+
+  it('never echoes a database password in its error', () => {
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://admin:hunter2@db/x' });
+    } catch (err) {
+      expect(JSON.stringify((err as PortcullisError).detail)).not.toContain('hunter2');
+    }
+  });
+});
