@@ -36,6 +36,8 @@ export interface PortScansTable {
 export interface ScanHostsTable {
   scan_id: string;
   ip: string;
+  /** Sortable address: `4` + 8 hex digits or `6` + 32 hex digits (see ipKey in port-scans.ts). */
+  ip_key: string;
   /** JSON string[]. */
   hostnames: string;
   status: string;
@@ -92,6 +94,8 @@ export interface JobsTable {
   result: string | null;
   error: string | null;
   cancel_requested: Generated<number>;
+  /** Times the job's lease expired while it ran (its worker died); counted in attempts_made too. */
+  lost_count: Generated<number>;
   dedupe_key: string | null;
   created_at: string;
   updated_at: string;

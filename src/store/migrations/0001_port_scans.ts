@@ -29,6 +29,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable('scan_hosts')
     .addColumn('scan_id', 'text', (c) => c.notNull().references('port_scans.id').onDelete('cascade'))
     .addColumn('ip', 'text', (c) => c.notNull())
+    // Sortable form of the address (family digit + zero-padded hex bytes), so hosts list in address
+    // order on both dialects: 127.0.0.9 < 127.0.0.10, every IPv4 before any IPv6.
+    .addColumn('ip_key', 'text', (c) => c.notNull())
     .addColumn('hostnames', 'text', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('open_count', 'integer', (c) => c.notNull())
@@ -44,6 +47,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   // Host history: every scan that covered one IP, newest first.
   await db.schema.createIndex('scan_hosts_ip_idx').on('scan_hosts').columns(['ip', 'scan_id']).execute();
+  // Hosts of one scan in address order (paging through a scan's hosts and its port rows).
+  await db.schema.createIndex('scan_hosts_order_idx').on('scan_hosts').columns(['scan_id', 'ip_key', 'ip']).execute();
 
   await db.schema
     .createTable('port_results')

@@ -19,6 +19,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('result', 'text')
     .addColumn('error', 'text')
     .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
+    // Times a worker died (lease expired) while running the job; names the final error.
+    .addColumn('lost_count', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('dedupe_key', 'text', (c) => c.unique())
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())

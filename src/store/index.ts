@@ -1,0 +1,43 @@
+import { type DatabaseHandle, type DatabaseOptions, migrateToLatest, openDatabase } from './db.js';
+import { createHostRepository } from './hosts.js';
+import { createPortScanRepository } from './port-scans.js';
+import type { HostRepository, PortScanRepository } from './types.js';
+
+export type * from './types.js';
+export { type DatabaseHandle, type DatabaseOptions, type Dialect, type MigrationOutcome, maskUrl, migrateToLatest, openDatabase, pendingMigrations } from './db.js';
+export { createHostRepository } from './hosts.js';
+export { createPortScanRepository } from './port-scans.js';
+
+export interface Store {
+  handle: DatabaseHandle;
+  portScans: PortScanRepository;
+  hosts: HostRepository;
+  /** Closes the database (the pool on PostgreSQL). Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Repositories over an already-open handle. `close()` destroys that handle. */
+export function createStore(handle: DatabaseHandle): Store {
+  let closing: Promise<void> | undefined;
+  return {
+    handle,
+    portScans: createPortScanRepository(handle),
+    hosts: createHostRepository(handle),
+    close: () => (closing ??= handle.db.destroy()),
+  };
+}
+
+/** Opens the database, brings its schema up to date (unless `migrate: false`) and returns the store. */
+export async function openStore(options: DatabaseOptions & { migrate?: boolean }): Promise<Store> {
+  const { migrate = true, ...dbOptions } = options;
+  const handle = openDatabase(dbOptions);
+  if (migrate) {
+    try {
+      await migrateToLatest(handle.db);
+    } catch (err) {
+      await handle.db.destroy().catch(() => {});
+      throw err;
+    }
+  }
+  return createStore(handle);
+}
