@@ -11,6 +11,7 @@ import type { ServiceDetector } from '../../portscan/types.js';
 import { planAddresses, planTargets } from '../../scope/plan.js';
 import { createScopePolicy } from '../../scope/policy.js';
 import { createResolver } from '../../scope/resolver.js';
+import { parseIp } from '../../scope/targets.js';
 import type { Resolver } from '../../scope/types.js';
 import type { HostSummary, PortResult, TimingTemplate } from '../../shared/model.js';
 import { type CliIo, writeJson } from '../io.js';
@@ -84,6 +85,7 @@ Examples:
 
       const started = Date.now();
       const hosts: HostOutput[] = [];
+      const totals = { open: 0, closed: 0, filtered: 0 };
       try {
         for await (const host of scanHosts({
           addresses: planAddresses(plan),
@@ -106,7 +108,11 @@ Examples:
             : {}),
         })) {
           const { summary } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
-          hosts.push({ summary, results: host.results });
+          totals.open += summary.counts.open;
+          totals.closed += summary.counts.closed;
+          totals.filtered += summary.counts.filtered;
+          // Without --all only open ports are printed: drop the rest now so a /16 never sits in memory.
+          if (opts.all || summary.status === 'up') hosts.push({ summary, results: opts.all ? host.results : host.results.filter((r) => r.state === 'open') });
         }
       } finally {
         bar?.stop();
@@ -117,9 +123,9 @@ Examples:
         scannedPorts: ports.length,
         hosts: plan.addressCount,
         hostsUp: hosts.filter((h) => h.summary.status === 'up').length,
-        open: sum(hosts, (h) => h.summary.counts.open),
-        closed: sum(hosts, (h) => h.summary.counts.closed),
-        filtered: sum(hosts, (h) => h.summary.counts.filtered),
+        open: totals.open,
+        closed: totals.closed,
+        filtered: totals.filtered,
         durationMs: Date.now() - started,
       };
       if (opts.json) writeJson(io, { hosts: hosts.filter((h) => opts.all || h.summary.status === 'up').map((h) => hostJson(h, opts.all === true)), stats });
@@ -156,9 +162,7 @@ function printTable(io: CliIo, hosts: HostOutput[], stats: { scannedPorts: numbe
     const names = summary.hostnames.length > 0 ? ` (${summary.hostnames.join(', ')})` : '';
     io.stdout.write(`\nHost ${summary.ip}${names}: ${summary.status}${summary.srttMs !== undefined ? `, srtt ${summary.srttMs.toFixed(2)} ms` : ''}\n`);
     const shown = results.filter((r) => all || r.state === 'open');
-    const hidden = { closed: 0, filtered: 0 };
-    for (const r of results) if (!all && r.state !== 'open') hidden[r.state]++;
-    const notShown = Object.entries(hidden).filter(([, n]) => n > 0);
+    const notShown = all ? [] : (['closed', 'filtered'] as const).map((state) => [state, summary.counts[state]] as const).filter(([, n]) => n > 0);
     if (notShown.length > 0) io.stdout.write(`Not shown: ${notShown.map(([state, n]) => `${n} ${state}`).join(', ')}\n`);
     if (shown.length === 0) continue;
     const table = new Table({
@@ -190,23 +194,10 @@ function details(r: PortResult): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-function sum<T>(items: readonly T[], f: (t: T) => number): number {
-  return items.reduce((acc, t) => acc + f(t), 0);
-}
-
 /** IPv4 before IPv6, numerically within a family. */
-export function compareAddresses(a: string, b: string): number {
-  const key = (ip: string): [number, bigint] => {
-    if (ip.includes(':')) {
-      const [head = '', tail = ''] = ip.split('::');
-      const h = head ? head.split(':') : [];
-      const t = tail ? tail.split(':') : [];
-      const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-      return [6, groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n)];
-    }
-    return [4, ip.split('.').reduce((acc, o) => (acc << 8n) + BigInt(Number(o)), 0n)];
-  };
-  const [fa, va] = key(a);
-  const [fb, vb] = key(b);
-  return fa !== fb ? fa - fb : va < vb ? -1 : va > vb ? 1 : 0;
+function compareAddresses(a: string, b: string): number {
+  const x = parseIp(a);
+  const y = parseIp(b);
+  if (x === undefined || y === undefined) return a.localeCompare(b);
+  return x.family !== y.family ? x.family - y.family : x.value < y.value ? -1 : x.value > y.value ? 1 : 0;
 }

@@ -1,0 +1,52 @@
+/**
+ * Turns one host's full scan result into what the store keeps: a HostSummary with exact counts, plus
+ * the ports worth listing. Like nmap's `extraports`, the ports in the host's dominant non-open state
+ * are summarised by count when there are many of them. Pure.
+ */
+import type { HostSummary, PortCounts, PortReason, PortResult } from '../shared/model.js';
+
+/**
+ * More ports than this in the dominant non-open state are summarised instead of listed. nmap
+ * summarises a state once more than about 25 ports share it; we use the same order of magnitude so
+ * small scans list everything and a 65,535-port scan stores a handful of rows.
+ */
+export const EXTRA_PORTS_THRESHOLD = 25;
+
+export interface HostSummaryInput {
+  ip: string;
+  /** Every scanned port of the host. */
+  results: PortResult[];
+  hostnames: string[];
+  srttMs?: number | undefined;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export function summarizeHost(input: HostSummaryInput): { summary: HostSummary; listed: PortResult[] } {
+  const counts: PortCounts = { open: 0, closed: 0, filtered: 0 };
+  for (const r of input.results) counts[r.state]++;
+
+  // Dominant non-open state: the one with more ports; a tie goes to closed.
+  const dominant = counts.closed >= counts.filtered ? 'closed' : 'filtered';
+  const summarise = counts[dominant] > EXTRA_PORTS_THRESHOLD;
+
+  const listed: PortResult[] = [];
+  const reasons: Partial<Record<PortReason, number>> = {};
+  for (const r of input.results) {
+    if (summarise && r.state === dominant) reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
+    else listed.push(r);
+  }
+  listed.sort((a, b) => a.port - b.port);
+
+  const summary: HostSummary = {
+    ip: input.ip,
+    hostnames: [...input.hostnames],
+    status: counts.open > 0 || counts.closed > 0 ? 'up' : 'no-response',
+    counts,
+    ...(summarise ? { extraPorts: { state: dominant, count: counts[dominant], reasons } } : {}),
+    ...(input.srttMs !== undefined ? { srttMs: input.srttMs } : {}),
+    startedAt: input.startedAt,
+    finishedAt: input.finishedAt,
+  };
+  return { summary, listed };
+}
