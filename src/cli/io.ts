@@ -17,11 +17,11 @@ const USAGE_CODE = /^(target\.|ports\.|request\.|scope\.|config\.)/;
 
 /** Thrown by commands to end with a message and an exit code. */
 export class CliExit extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-  ) {
+  readonly exitCode: number;
+
+  constructor(exitCode: number, message: string) {
     super(message);
+    this.exitCode = exitCode;
   }
 }
 

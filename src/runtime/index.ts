@@ -62,10 +62,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const handle = options.database ?? openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   try {
     if (handle.dialect === 'sqlite') {
-      const { applied } = await migrateToLatest(handle.db);
+      const { applied } = await migrateToLatest(handle);
       if (applied.length > 0) logger.info({ applied, database: handle.location }, 'database migrated');
     } else {
-      const pending = await pendingMigrations(handle.db);
+      const pending = await pendingMigrations(handle);
       if (pending.length > 0) {
         throw new PortcullisError(
           'store.unavailable',

@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/index.js';
 import { registerProblemHandlers } from './problem.js';
 import { healthRoutes } from './routes/health.js';
@@ -18,7 +18,8 @@ Targets are checked against the scope policy after DNS resolution; link-local, c
 /** Builds the HTTP API on a runtime. Routes only validate, read the store and enqueue jobs. */
 export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: runtime.logger,
+    // pino's Logger is Fastify's logger; the cast only bridges two declarations of the same type.
+    loggerInstance: runtime.logger as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: true } },
   });

@@ -25,7 +25,11 @@ const PortState = Type.Union([Type.Literal('open'), Type.Literal('closed'), Type
 
 export const PortScanOptions = Type.Object(
   {
-    timing: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, description: 'nmap-style timing template T0–T5; default 3.' })),
+    timing: Type.Optional(
+      Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2), Type.Literal(3), Type.Literal(4), Type.Literal(5)], {
+        description: 'nmap-style timing template T0–T5 (0 paranoid … 5 insane); default 3.',
+      }),
+    ),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 60000, description: 'Upper bound of the adaptive per-probe timeout, ms.' })),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'Maximum probes in flight (capped by the server setting).' })),
     maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Maximum retransmissions of an unanswered probe.' })),

@@ -12,8 +12,8 @@ describe.each(TEST_DIALECTS)('store migrations on %s', (dialect) => {
 
   it('applies every migration once and leaves none pending', async () => {
     t = await openTestDatabase(dialect);
-    expect(await pendingMigrations(t.db)).toEqual([]);
-    const again = await migrateToLatest(t.db);
+    expect(await pendingMigrations(t)).toEqual([]);
+    const again = await migrateToLatest(t);
     expect(again.applied).toEqual([]);
   });
 

@@ -12,6 +12,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface DatabaseHandle {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** PostgreSQL schema the handle works in, when not the default search path. */
+  pgSchema?: string | undefined;
   /** Where the data lives, for logs: a file path or a URL with the password masked. */
   location: string;
 }
@@ -48,6 +50,7 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
     return {
       db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
       dialect: 'postgres',
+      pgSchema: options.pgSchema,
       location: maskUrl(options.databaseUrl),
     };
   }
@@ -78,8 +81,17 @@ export interface MigrationOutcome {
   applied: string[];
 }
 
-export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationOutcome> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+/**
+ * Kysely's migrator looks for its bookkeeping tables in every schema unless told which one; pin it to
+ * the handle's schema so databases holding several Portcullis schemas (tests, side-by-side installs)
+ * never see each other's migration state.
+ */
+function migratorFor(handle: DatabaseHandle): Migrator {
+  return new Migrator({ db: handle.db, provider: migrationProvider, ...(handle.pgSchema ? { migrationTableSchema: handle.pgSchema } : {}) });
+}
+
+export async function migrateToLatest(handle: DatabaseHandle): Promise<MigrationOutcome> {
+  const migrator = migratorFor(handle);
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
@@ -92,8 +104,8 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationOu
 }
 
 /** Names of migrations not yet applied, for `/readyz` and `portcullis migrate --check`. */
-export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+export async function pendingMigrations(handle: DatabaseHandle): Promise<string[]> {
+  const migrator = migratorFor(handle);
   const all = await migrator.getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }

@@ -33,7 +33,7 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
   const handle = openDatabase(dbOptions);
   if (migrate) {
     try {
-      await migrateToLatest(handle.db);
+      await migrateToLatest(handle);
     } catch (err) {
       await handle.db.destroy().catch(() => {});
       throw err;

@@ -9,10 +9,12 @@ import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase } from
 export const TEST_PG_URL = process.env.PORTCULLIS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export interface TestDatabase extends DatabaseHandle {
-  /** Options that open the same database again (a "restart"). */
+  /** Opens the same database again (a "restart"). */
   reopen(): DatabaseHandle;
   cleanup(): Promise<void>;
 }
+
+export const TEST_DIALECTS: Dialect[] = ['sqlite', 'postgres'];
 
 /**
  * Opens a fresh, migrated, isolated database: a temporary SQLite file, or a PostgreSQL schema of its
@@ -20,45 +22,58 @@ export interface TestDatabase extends DatabaseHandle {
  * proven on both.
  */
 export async function openTestDatabase(dialect: Dialect): Promise<TestDatabase> {
-  if (dialect === 'sqlite') {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-test-'));
-    const handle = openDatabase({ dataDir });
-    await migrateToLatest(handle.db);
-    const opened: DatabaseHandle[] = [handle];
-    return {
-      ...handle,
-      reopen: () => {
-        const again = openDatabase({ dataDir });
-        opened.push(again);
-        return again;
-      },
-      cleanup: async () => {
-        for (const h of opened) await h.db.destroy().catch(() => {});
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
+  return dialect === 'sqlite' ? openSqlite() : openPostgresSchema();
+}
+
+async function openSqlite(): Promise<TestDatabase> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-test-'));
+  const open = (): DatabaseHandle => openDatabase({ dataDir });
+  const handle = open();
+  await migrateToLatest(handle);
+  return track(handle, open, async () => rmSync(dataDir, { recursive: true, force: true }));
+}
+
+async function openPostgresSchema(): Promise<TestDatabase> {
+  // Reading the catalog while a parallel suite drops its schema can fail with "does not exist": a
+  // race between test files, not a fault of the code under test, so start over with a new schema.
+  for (let attempt = 1; ; attempt++) {
+    const schema = `t_${randomBytes(6).toString('hex')}`;
+    await adminQuery(sql`create schema ${sql.id(schema)}`);
+    const dropSchema = () => adminQuery(sql`drop schema if exists ${sql.id(schema)} cascade`);
+    const open = (): DatabaseHandle => openDatabase({ dataDir: '', databaseUrl: TEST_PG_URL, pgSchema: schema, poolSize: 5 });
+    const handle = open();
+    try {
+      await migrateToLatest(handle);
+      return track(handle, open, dropSchema);
+    } catch (err) {
+      await handle.db.destroy().catch(() => {});
+      await dropSchema();
+      if (attempt >= 5 || !/does not exist/.test((err as Error).message)) throw err;
+    }
   }
-  const schema = `t_${randomBytes(6).toString('hex')}`;
+}
+
+async function adminQuery(query: ReturnType<typeof sql>): Promise<void> {
   const admin = openDatabase({ dataDir: '', databaseUrl: TEST_PG_URL, poolSize: 1 });
-  await sql`create schema ${sql.id(schema)}`.execute(admin.db);
-  await admin.db.destroy();
-  const handle = openDatabase({ dataDir: '', databaseUrl: TEST_PG_URL, pgSchema: schema, poolSize: 5 });
-  await migrateToLatest(handle.db);
+  try {
+    await query.execute(admin.db);
+  } finally {
+    await admin.db.destroy();
+  }
+}
+
+function track(handle: DatabaseHandle, open: () => DatabaseHandle, remove: () => Promise<void>): TestDatabase {
   const opened: DatabaseHandle[] = [handle];
   return {
     ...handle,
     reopen: () => {
-      const again = openDatabase({ dataDir: '', databaseUrl: TEST_PG_URL, pgSchema: schema, poolSize: 5 });
+      const again = open();
       opened.push(again);
       return again;
     },
     cleanup: async () => {
       for (const h of opened) await h.db.destroy().catch(() => {});
-      const dropper = openDatabase({ dataDir: '', databaseUrl: TEST_PG_URL, poolSize: 1 });
-      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(dropper.db);
-      await dropper.db.destroy();
+      await remove();
     },
   };
 }
-
-export const TEST_DIALECTS: Dialect[] = ['sqlite', 'postgres'];

@@ -12,12 +12,12 @@ export function migrateCommand(io: CliIo) {
       const handle = openDatabase({ dataDir: config.dataDir, databaseUrl: io.env.DATABASE_ADMIN_URL ?? config.databaseUrl });
       try {
         if (opts.check) {
-          const pending = await pendingMigrations(handle.db);
+          const pending = await pendingMigrations(handle);
           io.stdout.write(pending.length === 0 ? `${handle.location}: up to date\n` : `${handle.location}: pending ${pending.join(', ')}\n`);
           if (pending.length > 0) throw new CliExit(EXIT_FAILED, `${pending.length} migration(s) pending`);
           return;
         }
-        const { applied } = await migrateToLatest(handle.db);
+        const { applied } = await migrateToLatest(handle);
         io.stdout.write(applied.length === 0 ? `${handle.location}: already up to date\n` : `${handle.location}: applied ${applied.join(', ')}\n`);
       } finally {
         await handle.db.destroy();

@@ -33,7 +33,7 @@ export function scanPortsCommand(io: CliIo, deps: ScanPortsDeps = {}) {
   return new Command('ports')
     .description('Scan TCP ports of targets in this process (no server needed) and print the open ports with their services')
     .argument('<targets...>', 'IPv4/IPv6 addresses, CIDR blocks (10.0.0.0/24), dash ranges (10.0.0.1-20) or hostnames')
-    .option('-p, --ports <spec>', 'ports: 22,80,443 | 1-1024 | - (all 65535) | top-N | a named list (web, databases, …)', undefined)
+    .option('-p, --ports <spec>', 'ports: 22,80,443 | 1-1024 | - (all 65535) | top-N | a named list (web, databases, …)')
     .option('--exclude <targets>', 'comma-separated addresses, ranges or hostnames to leave out')
     .option('--json', 'print one JSON document instead of a table')
     .option('--all', 'also list closed and filtered ports')

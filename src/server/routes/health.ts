@@ -43,7 +43,7 @@ export async function healthRoutes(fastify: FastifyInstance, opts: { runtime: Ru
       const handle = runtime.store.handle;
       try {
         await sql`select 1`.execute(handle.db);
-        const pending = await pendingMigrations(handle.db);
+        const pending = await pendingMigrations(handle);
         if (pending.length > 0) throw new Error(`pending migrations: ${pending.join(', ')}; run \`portcullis migrate\``);
         const queue = await runtime.queue.counts();
         return { status: 'ready' as const, database: { dialect: handle.dialect, location: handle.location }, queue };

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { portScanJobId, submitPortScan } from '../../jobs/port-scans.js';
 import { comparePortScans } from '../../portscan/compare.js';
-import { parseIp } from '../../scope/targets.js';
+import { canonicalIp as canonicalAddress } from '../../scope/targets.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { HostSummary, PortResult } from '../../shared/model.js';
@@ -195,7 +195,7 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
         return reply.status(202).send({ id, status: now?.status ?? 'cancelled', links: scanLinks(id) });
       }
       await repo.delete(id);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 
@@ -236,10 +236,11 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
   );
 }
 
+/** The canonical form of an address in a request, or a 400 naming it. */
 export function canonicalIp(text: string, field: string): string {
-  const parsed = parseIp(text);
-  if (parsed === undefined) throw new PortcullisError('target.invalid', `"${text}" is not an IP address`, { value: text, field });
-  return parsed.literal;
+  const ip = canonicalAddress(text);
+  if (ip === undefined) throw new PortcullisError('target.invalid', `"${text}" is not an IP address`, { value: text, field });
+  return ip;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

@@ -1,0 +1,13 @@
+export type {
+  BackoffOptions,
+  EnqueueOptions,
+  JobContext,
+  JobHandler,
+  JobInfo,
+  JobQueue,
+  JobState,
+  ProcessOptions,
+  Worker,
+} from './queue.js';
+export { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, UnrecoverableError, backoffDelay } from './queue.js';
+export { DatabaseQueue, type DatabaseQueueOptions, type QueueLogger } from './db-queue.js';
