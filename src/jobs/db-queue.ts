@@ -206,8 +206,9 @@ export class DatabaseQueue implements JobQueue {
     if (kind === '') throw new RangeError('job kind must not be empty');
 
     const now = Date.now();
+    if (options.jobId !== undefined && options.jobId === '') throw new RangeError('jobId must not be empty');
     const row = {
-      id: randomUUID(),
+      id: options.jobId ?? randomUUID(),
       queue: this.queueName,
       kind,
       payload: JSON.stringify(payload) ?? 'null',
@@ -229,7 +230,14 @@ export class DatabaseQueue implements JobQueue {
     };
 
     if (options.dedupeKey === undefined) {
-      const inserted = await this.#db.insertInto('jobs').values(row).returningAll().executeTakeFirstOrThrow();
+      // A caller-chosen id that exists already returns that job, as BullMQ does.
+      const inserted = await this.#db
+        .insertInto('jobs')
+        .values(row)
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (inserted === undefined) return toJobInfo<P>(await this.#db.selectFrom('jobs').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow());
       this.#wakeAt(kind, delayMs);
       return toJobInfo<P>(inserted);
     }

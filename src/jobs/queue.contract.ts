@@ -110,6 +110,15 @@ export function queueContract(name: string, makeQueue: QueueFactory): void {
       expect(await queue.get('00000000-0000-4000-8000-000000000000')).toBeUndefined();
     });
 
+    it('uses a caller-chosen job id, and returns the existing job when that id is enqueued again', async () => {
+      const first = await queue.enqueue('noop', { n: 1 }, { jobId: 'scan:42' });
+      expect(first.id).toBe('scan:42');
+      const again = await queue.enqueue('noop', { n: 2 }, { jobId: 'scan:42' });
+      expect(again).toMatchObject({ id: 'scan:42', payload: { n: 1 } });
+      expect((await queue.counts()).waiting).toBe(1);
+      expect((await queue.cancel('scan:42'))?.state).toBe('cancelled');
+    });
+
     it('runs an enqueued job to completion and keeps its result', async () => {
       const seen: JobContext<{ a: number; b: number }>[] = [];
       queue.process<{ a: number; b: number }, { sum: number }>(
