@@ -1,0 +1,105 @@
+/** Server-speaks-first services on 127.0.0.1 (and ::1): identified from the banner, fast. */
+import net from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { detectService } from './index.js';
+
+const OPTIONS = { bannerTimeoutMs: 1000, timeoutMs: 3000 };
+const servers: net.Server[] = [];
+const timings: string[] = [];
+
+/** A TCP server that greets every connection with `greeting` and then waits (like a real server). */
+async function greetingServer(greeting: Buffer | string, host = '127.0.0.1'): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.write(greeting);
+  });
+  server.on('close', () => sockets.forEach((s) => s.destroy()));
+  servers.push(server);
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+async function timed<T>(label: string, run: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const start = performance.now();
+  const result = await run();
+  const ms = performance.now() - start;
+  timings.push(`${label}: ${ms.toFixed(1)} ms`);
+  return { result, ms };
+}
+
+function mysqlHandshake(version: string): Buffer {
+  const payload = Buffer.concat([
+    Buffer.from([10]),
+    Buffer.from(`${version}\0`, 'latin1'),
+    Buffer.from([1, 0, 0, 0]),
+    Buffer.from('abcdefgh\0', 'latin1'),
+    Buffer.from([0xff, 0xf7, 0x2d, 0x02, 0x00, 0xff, 0xc1, 0x15]),
+    Buffer.alloc(10),
+    Buffer.from('ijklmnopqrst\0caching_sha2_password\0', 'latin1'),
+  ]);
+  return Buffer.concat([Buffer.from([payload.length, 0, 0, 0]), payload]);
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+afterAll(() => {
+  console.log(`banner detection times on loopback:\n  ${timings.join('\n  ')}`);
+});
+
+describe('banner services', () => {
+  it.each([
+    ['ssh', 'SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n', { name: 'ssh', product: 'OpenSSH', version: '9.2p1', banner: 'SSH-2.0-OpenSSH_9.2p1 Debian-2' }],
+    ['ftp', '220 (vsFTPd 3.0.3)\r\n', { name: 'ftp', product: 'vsftpd', version: '3.0.3', banner: '220 (vsFTPd 3.0.3)' }],
+    ['smtp', '220 mail.example.test ESMTP Postfix\r\n', { name: 'smtp', product: 'Postfix', banner: '220 mail.example.test ESMTP Postfix' }],
+    ['smtp multi-line', '220-mail.example.test ESMTP Exim 4.96\r\n220 No UCE\r\n', { name: 'smtp', product: 'Exim', version: '4.96' }],
+    ['pop3', '+OK Dovecot ready.\r\n', { name: 'pop3', product: 'Dovecot', banner: '+OK Dovecot ready.' }],
+    ['imap', '* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE STARTTLS AUTH=PLAIN] Dovecot ready.\r\n', { name: 'imap', product: 'Dovecot' }],
+    ['mysql', mysqlHandshake('8.0.36'), { name: 'mysql', product: 'MySQL', version: '8.0.36' }],
+    ['mariadb', mysqlHandshake('5.5.5-10.11.6-MariaDB-0+deb12u1'), { name: 'mysql', product: 'MariaDB', version: '10.11.6' }],
+    ['vnc', 'RFB 003.008\n', { name: 'vnc', banner: 'RFB 003.008' }],
+  ])('identifies %s from its greeting in well under 100 ms', async (label, greeting, expected) => {
+    const port = await greetingServer(greeting);
+    const { result, ms } = await timed(label, () => detectService('127.0.0.1', port, OPTIONS));
+    expect(result).toMatchObject({ ...expected, method: 'probed' });
+    expect(ms).toBeLessThan(100);
+  });
+
+  it('reports an unknown greeting as unknown with its printable first line', async () => {
+    const port = await greetingServer('Welcome to \x1b[1mBBS\x1b[0m\r\nlogin: ');
+    const { result, ms } = await timed('unknown text greeting', () => detectService('127.0.0.1', port, OPTIONS));
+    expect(result).toEqual({ name: 'unknown', banner: 'Welcome to \\x1b[1mBBS\\x1b[0m', method: 'probed' });
+    expect(ms).toBeLessThan(300);
+  });
+
+  it('keeps reading a greeting sent in pieces until it is whole', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.write('220-mail.example.test ESMTP\r\n');
+      setTimeout(() => socket.write('220-more\r\n'), 20).unref();
+      setTimeout(() => socket.write('220 Postfix\r\n'), 40).unref();
+    });
+    server.on('close', () => sockets.forEach((s) => s.destroy()));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const { result } = await timed('smtp in pieces', () => detectService('127.0.0.1', port, OPTIONS));
+    expect(result).toMatchObject({ name: 'smtp', product: 'Postfix' });
+  });
+
+  it('works over IPv6 loopback', async (ctx) => {
+    let port: number;
+    try {
+      port = await greetingServer('SSH-2.0-OpenSSH_9.6\r\n', '::1');
+    } catch {
+      ctx.skip();
+      return;
+    }
+    const { result } = await timed('ssh over ::1', () => detectService('::1', port, OPTIONS));
+    expect(result).toMatchObject({ name: 'ssh', product: 'OpenSSH', version: '9.6' });
+  });
+});
