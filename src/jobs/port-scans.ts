@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { PortSet, formatPortSet, parsePortSpec } from '../portscan/ports.js';
-import { scanHosts } from '../portscan/run.js';
+import { selectConnector } from '../portscan/connect.js';
+import { scanHosts, serviceDetection } from '../portscan/run.js';
 import { summarizeHost } from '../portscan/summarize.js';
 import type { PortLists, ServiceDetector } from '../portscan/types.js';
 import { deserializePlan, planAddresses, planTargets, serializePlan } from '../scope/plan.js';
@@ -138,20 +139,13 @@ export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortSca
         options,
         signal: abort.signal,
         portLists: deps.portLists,
+        connector: selectConnector(deps.config.portscan.connector),
         onProgress: (e) => {
           progress = { done: probesBefore + e.done, total: scan.progress.total };
         },
         ...(options.serviceDetection === false
           ? {}
-          : {
-              services: {
-                detect: deps.detectService,
-                bannerTimeoutMs: options.bannerTimeoutMs ?? deps.config.portscan.bannerTimeoutMs,
-                timeoutMs: Math.max(5000, 2 * (options.bannerTimeoutMs ?? deps.config.portscan.bannerTimeoutMs)),
-                concurrency: 32,
-                hostnamesOf: (ip: string) => plan.hostnames[ip] ?? [],
-              },
-            }),
+          : { services: serviceDetection(deps.detectService, options.bannerTimeoutMs ?? deps.config.portscan.bannerTimeoutMs, (ip) => plan.hostnames[ip] ?? []) }),
       });
       for await (const host of hosts) {
         const { summary, listed } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });

@@ -1,6 +1,6 @@
 import type { PortResult } from '../shared/model.js';
-import { scanPorts } from './scanner.js';
-import type { HostScanResult, PortLists, PortScanRequest, ServiceDetector } from './types.js';
+import { type ScanPortsRequest, scanPorts } from './scanner.js';
+import type { HostScanResult, PortLists, ServiceDetector } from './types.js';
 import { serviceForPort } from './port-lists.js';
 
 export interface ServiceDetectionSettings {
@@ -14,10 +14,27 @@ export interface ServiceDetectionSettings {
   hostnamesOf?: (ip: string) => readonly string[];
 }
 
-export interface HostScanRun extends PortScanRequest {
+export interface HostScanRun extends ScanPortsRequest {
   /** When absent, open ports get a service name from the port ranking only (`method: table`). */
   services?: ServiceDetectionSettings;
   portLists: PortLists;
+}
+
+/** Ports probed for their service at once, across hosts. */
+const DETECTION_CONCURRENCY = 32;
+
+/**
+ * Service-detection settings from the banner wait: the whole per-port budget is the banner wait plus
+ * time for the client-first probes (TLS, HTTP, Redis, PostgreSQL) on a silent port.
+ */
+export function serviceDetection(detect: ServiceDetector, bannerTimeoutMs: number, hostnamesOf?: (ip: string) => readonly string[]): ServiceDetectionSettings {
+  return {
+    detect,
+    bannerTimeoutMs,
+    timeoutMs: bannerTimeoutMs + 3000,
+    concurrency: DETECTION_CONCURRENCY,
+    ...(hostnamesOf ? { hostnamesOf } : {}),
+  };
 }
 
 /** Hosts whose service probes may run while the connect scan moves on to further hosts. */

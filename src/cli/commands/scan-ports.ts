@@ -2,10 +2,11 @@ import { Command, Option } from '@commander-js/extra-typings';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { loadConfig } from '../../config/index.js';
+import { selectConnector } from '../../portscan/connect.js';
 import { detectService } from '../../portscan/detect/index.js';
 import { parsePortSpec } from '../../portscan/ports.js';
 import { loadPortLists } from '../../portscan/port-lists.js';
-import { scanHosts } from '../../portscan/run.js';
+import { scanHosts, serviceDetection } from '../../portscan/run.js';
 import { summarizeHost } from '../../portscan/summarize.js';
 import type { ServiceDetector } from '../../portscan/types.js';
 import { planAddresses, planTargets } from '../../scope/plan.js';
@@ -94,18 +95,9 @@ Examples:
           options,
           signal: abort.signal,
           portLists,
+          connector: selectConnector(config.portscan.connector),
           onProgress: (e) => bar?.update(e.done, { open: e.open }),
-          ...(opts.serviceDetection
-            ? {
-                services: {
-                  detect: deps.detectService ?? detectService,
-                  bannerTimeoutMs,
-                  timeoutMs: Math.max(5000, 2 * bannerTimeoutMs),
-                  concurrency: 32,
-                  hostnamesOf: (ip: string) => plan.hostnames[ip] ?? [],
-                },
-              }
-            : {}),
+          ...(opts.serviceDetection ? { services: serviceDetection(deps.detectService ?? detectService, bannerTimeoutMs, (ip) => plan.hostnames[ip] ?? []) } : {}),
         })) {
           const { summary } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
           totals.open += summary.counts.open;
