@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/index.js';
+import { createMetrics } from '../metrics/index.js';
+import { reconcileScans } from '../monitor/scheduler.js';
+import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
+import { staticResolver } from '../scope/resolver.js';
+import type { ServiceDetector } from '../portscan/types.js';
+import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
+import { closedPort, listen, type TestListener } from '../testing/listeners.js';
+import { PORT_SCAN_JOB, type PortScanJobPayload, createPortScanHandler, portScanJobId, submitPortScan } from './port-scans.js';
+import type { JobContext } from './queue.js';
+
+interface Fixture {
+  db: TestDatabase;
+  runtime: Runtime;
+  listeners: TestListener[];
+}
+
+async function fixture(dialect: 'sqlite' | 'postgres', detectService?: ServiceDetector): Promise<Fixture> {
+  const db = await openTestDatabase(dialect);
+  const config = loadConfig({}, { logLevel: 'silent', portscan: { bannerTimeoutMs: 200 } });
+  const runtime = await createRuntime(config, {
+    database: db,
+    logger: createLogger(config),
+    metrics: createMetrics({ defaultMetrics: false }),
+    resolver: staticResolver({}),
+    queue: { leaseMs: 2000, pollMs: 50 },
+    ...(detectService ? { detectService } : {}),
+  });
+  return { db, runtime, listeners: [] };
+}
+
+function jobContext(scanId: string, overrides: Partial<JobContext<PortScanJobPayload>> = {}): JobContext<PortScanJobPayload> {
+  return {
+    id: portScanJobId(scanId),
+    kind: PORT_SCAN_JOB,
+    payload: { scanId },
+    attempt: 1,
+    maxAttempts: 3,
+    signal: new AbortController().signal,
+    updateProgress: async () => {},
+    ...overrides,
+  };
+}
+
+function handlerFor(f: Fixture) {
+  return createPortScanHandler({ ...f.runtime, checkpointMs: 20 });
+}
+
+describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
+  let f: Fixture | undefined;
+  afterEach(async () => {
+    for (const l of f?.listeners ?? []) await l.close();
+    await f?.runtime.close();
+    await f?.db.cleanup();
+    f = undefined;
+  });
+
+  it('resumes after an interrupted attempt: hosts stored earlier are kept, not scanned again, and nothing is duplicated', async () => {
+    f = await fixture(dialect);
+    const open = await listen({ host: '127.0.0.1' });
+    f.listeners.push(open);
+    const closed = await closedPort();
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1-127.0.0.4'], ports: `${open.port},${closed}`, options: { serviceDetection: false } });
+    // An earlier attempt stored 127.0.0.3 before its process died; mark it so a rescan would show.
+    const earlier = new Date().toISOString();
+    await f.runtime.store.portScans.saveHost(
+      scan.id,
+      { ip: '127.0.0.3', hostnames: [], status: 'up', counts: { open: 0, closed: 2, filtered: 0 }, startedAt: earlier, finishedAt: earlier },
+      [
+        { ip: '127.0.0.3', port: open.port, protocol: 'tcp', state: 'closed', reason: 'conn-refused' },
+        { ip: '127.0.0.3', port: closed, protocol: 'tcp', state: 'closed', reason: 'conn-refused' },
+      ],
+    );
+
+    const outcome = await handlerFor(f)(jobContext(scan.id, { attempt: 2 }));
+    expect(outcome).toEqual({ status: 'done' });
+    const done = await f.runtime.store.portScans.get(scan.id);
+    expect(done).toMatchObject({ status: 'done', hostsDone: 4, progress: { done: 8, total: 8 } });
+    // 127.0.0.1 has the listener; the other addresses only refuse. 127.0.0.3 kept its stored result.
+    expect(done?.stats).toMatchObject({ hostsTotal: 4, hostsUp: 4, open: 1, closed: 7, filtered: 0, portsPerHost: 2 });
+    const hosts = (await f.runtime.store.portScans.hosts(scan.id, { limit: 10, offset: 0 })).items;
+    expect(hosts.map((h) => h.ip)).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    expect(hosts.find((h) => h.ip === '127.0.0.3')?.finishedAt).toBe(earlier);
+    const ports = await f.runtime.store.portScans.ports(scan.id);
+    expect(ports).toHaveLength(8);
+    expect(ports.filter((p) => p.state === 'open').map((p) => `${p.ip}:${p.port}`)).toEqual([`127.0.0.1:${open.port}`]);
+  });
+
+  it('does not scan a scan that was cancelled before its job started', async () => {
+    f = await fixture(dialect);
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1'], ports: '1-100' });
+    await f.runtime.store.portScans.finish(scan.id, { status: 'cancelled', at: new Date().toISOString() });
+    expect(await handlerFor(f)(jobContext(scan.id))).toEqual({ status: 'cancelled' });
+    expect(await f.runtime.store.portScans.get(scan.id)).toMatchObject({ status: 'cancelled', hostsDone: 0 });
+  });
+
+  it('stops a running scan soon after it is cancelled in the store, keeping the hosts already stored', async () => {
+    let release: (() => void) | undefined;
+    // Service detection that holds the first host until the test cancels: the scan is mid-way.
+    const slow: ServiceDetector = async (_ip, _port, { signal }) =>
+      new Promise((resolve, reject) => {
+        release = () => resolve({ name: 'unknown', method: 'probed' });
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+    f = await fixture(dialect, slow);
+    const open = await listen();
+    f.listeners.push(open);
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1'], ports: String(open.port) });
+    const running = handlerFor(f)(jobContext(scan.id));
+    while (release === undefined) await new Promise((r) => setTimeout(r, 10));
+    await f.runtime.store.portScans.finish(scan.id, { status: 'cancelled', at: new Date().toISOString() });
+    expect(await running).toEqual({ status: 'cancelled' });
+    expect((await f.runtime.store.portScans.get(scan.id))?.status).toBe('cancelled');
+  });
+
+  it('leaves the scan running and rethrows when the worker shuts down, so another attempt resumes it', async () => {
+    const shutdown = new AbortController();
+    const held: ServiceDetector = async (_ip, _port, { signal }) =>
+      new Promise((_resolve, reject) => {
+        shutdown.abort(new Error('worker shutting down'));
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+    f = await fixture(dialect, held);
+    const open = await listen();
+    f.listeners.push(open);
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1'], ports: String(open.port) });
+    await expect(handlerFor(f)(jobContext(scan.id, { signal: shutdown.signal, attempt: 3 }))).rejects.toThrow();
+    expect((await f.runtime.store.portScans.get(scan.id))?.status).toBe('running');
+  });
+
+  it('marks the scan failed with the error when its last attempt fails, and not before', async () => {
+    const broken: ServiceDetector = async () => {
+      throw new Error('detector exploded');
+    };
+    f = await fixture(dialect, broken);
+    const open = await listen();
+    f.listeners.push(open);
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1'], ports: String(open.port) });
+    await expect(handlerFor(f)(jobContext(scan.id, { attempt: 1 }))).rejects.toThrow('detector exploded');
+    expect((await f.runtime.store.portScans.get(scan.id))?.status).toBe('running');
+    await expect(handlerFor(f)(jobContext(scan.id, { attempt: 3 }))).rejects.toThrow('detector exploded');
+    expect(await f.runtime.store.portScans.get(scan.id)).toMatchObject({ status: 'failed', error: { message: 'detector exploded' } });
+  });
+
+  it('reconciles scans whose job ended without finishing them, and leaves scans with a live job alone', async () => {
+    f = await fixture(dialect);
+    const lost = await submitPortScan(f.runtime, { targets: ['127.0.0.1'], ports: '80' });
+    const alive = await submitPortScan(f.runtime, { targets: ['127.0.0.2'], ports: '80' });
+    await f.runtime.queue.cancel(portScanJobId(lost.id));
+    const later = Date.now() + 120_000;
+    expect(await reconcileScans(f.runtime, later)).toBe(1);
+    expect(await f.runtime.store.portScans.get(lost.id)).toMatchObject({ status: 'failed', error: { code: 'scan.failed', message: expect.stringContaining('cancelled') } });
+    expect((await f.runtime.store.portScans.get(alive.id))?.status).toBe('queued');
+    expect(await reconcileScans(f.runtime, later)).toBe(0);
+  });
+});
