@@ -17,19 +17,37 @@ export const Problem = Type.Object(
     value: Type.Optional(Type.String({ description: 'The offending value.' })),
     errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: 'Every schema violation, for request.invalid.' })),
   },
-  { additionalProperties: true, description: 'RFC 9457 problem details (`application/problem+json`).' },
+  {
+    additionalProperties: true,
+    description: 'RFC 9457 problem details (`application/problem+json`).',
+    examples: [
+      {
+        type: 'urn:portcullis:problem:scope.denied',
+        title: 'Forbidden',
+        status: 403,
+        detail: 'targets[0] 169.254.169.254 may not be scanned: 169.254.169.254 is a built-in denied address: cloud metadata (AWS, GCP, Azure, OpenStack); scans may never include it',
+        instance: '/api/v1/port-scans',
+        code: 'scope.denied',
+        field: 'targets[0]',
+        value: '169.254.169.254',
+        rule: '169.254.169.254',
+        reason: 'cloud metadata (AWS, GCP, Azure, OpenStack)',
+      },
+    ],
+  },
 );
+
+/** An error response as OpenAPI should show it: problem+json, not plain JSON. */
+export function problemResponse(description: string) {
+  return { description, content: { 'application/problem+json': { schema: Problem } } };
+}
 
 const ScanStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')]);
 const PortState = Type.Union([Type.Literal('open'), Type.Literal('closed'), Type.Literal('filtered')]);
 
 export const PortScanOptions = Type.Object(
   {
-    timing: Type.Optional(
-      Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2), Type.Literal(3), Type.Literal(4), Type.Literal(5)], {
-        description: 'nmap-style timing template T0–T5 (0 paranoid … 5 insane); default 3.',
-      }),
-    ),
+    timing: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, description: 'nmap-style timing template T0–T5 (0 paranoid … 5 insane); default 3.' })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 60000, description: 'Upper bound of the adaptive per-probe timeout, ms.' })),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'Maximum probes in flight (capped by the server setting).' })),
     maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Maximum retransmissions of an unanswered probe.' })),
@@ -56,7 +74,14 @@ export const CreatePortScanBody = Type.Object(
     ),
     options: Type.Optional(PortScanOptions),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      { targets: ['127.0.0.1', 'app.internal'], ports: 'top-1000' },
+      { targets: ['10.0.0.0/24'], exclude: ['10.0.0.1'], ports: '22,80,443,8000-8100', options: { timing: 4, serviceDetection: true } },
+      { targets: ['2001:db8::/120'], ports: 'web' },
+    ],
+  },
 );
 
 const Links = Type.Record(Type.String(), Type.String());
@@ -141,7 +166,8 @@ export const Port = Type.Object({
   service: Type.Optional(Service),
 });
 
-export const Host = Type.Object({
+export const Host = Type.Object(
+  {
   ip: Type.String(),
   hostnames: Type.Array(Type.String()),
   status: Type.Union([Type.Literal('up'), Type.Literal('no-response')]),
@@ -154,7 +180,24 @@ export const Host = Type.Object({
   ),
   srttMs: Type.Optional(Type.Number()),
   ports: Type.Array(Port, { description: 'Open ports (all listed ports with `?ports=all`).' }),
-});
+  },
+  {
+    examples: [
+      {
+        ip: '127.0.0.1',
+        hostnames: ['app.internal'],
+        status: 'up',
+        counts: { open: 2, closed: 998, filtered: 0 },
+        extraPorts: { state: 'closed', count: 998, reasons: { 'conn-refused': 998 } },
+        srttMs: 0.08,
+        ports: [
+          { port: 22, protocol: 'tcp', state: 'open', reason: 'syn-ack', rttMs: 0.1, service: { name: 'ssh', product: 'OpenSSH', version: '9.2p1', banner: 'SSH-2.0-OpenSSH_9.2p1 Debian-2', method: 'probed' } },
+          { port: 443, protocol: 'tcp', state: 'open', reason: 'syn-ack', rttMs: 0.1, service: { name: 'https', product: 'nginx', version: '1.24.0', method: 'probed', tls: { version: 'TLSv1.3', subject: 'CN=app.internal', notAfter: '2027-01-31T00:00:00.000Z', selfSigned: false }, http: { status: 200, server: 'nginx/1.24.0', title: 'Welcome' } } },
+        ],
+      },
+    ],
+  },
+);
 
 export const PortScanDetail = Type.Intersect([
   PortScanSummary,
@@ -176,13 +219,26 @@ export const PortScanList = Type.Object({
   links: Links,
 });
 
-export const PortScanAccepted = Type.Object({
-  id: Type.String(),
-  status: ScanStatus,
-  addressCount: Type.Integer(),
-  portCount: Type.Integer(),
-  links: Links,
-});
+export const PortScanAccepted = Type.Object(
+  {
+    id: Type.String(),
+    status: ScanStatus,
+    addressCount: Type.Integer(),
+    portCount: Type.Integer(),
+    links: Links,
+  },
+  {
+    examples: [
+      {
+        id: '6f1c2d0e-8a4b-4c1e-9f3a-2b7d5e9c0a11',
+        status: 'queued',
+        addressCount: 2,
+        portCount: 1000,
+        links: { self: '/api/v1/port-scans/6f1c2d0e-8a4b-4c1e-9f3a-2b7d5e9c0a11', cancel: '/api/v1/port-scans/6f1c2d0e-8a4b-4c1e-9f3a-2b7d5e9c0a11' },
+      },
+    ],
+  },
+);
 
 export const PortScanCancelled = Type.Object({ id: Type.String(), status: ScanStatus, links: Links });
 

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import Type from 'typebox';
 import type { Runtime } from '../../runtime/index.js';
 import { pendingMigrations } from '../../store/db.js';
-import { Problem } from '../schemas.js';
+import { problemResponse } from '../schemas.js';
 import { sendProblem } from '../problem.js';
 
 export async function healthRoutes(fastify: FastifyInstance, opts: { runtime: Runtime }): Promise<void> {
@@ -35,7 +35,7 @@ export async function healthRoutes(fastify: FastifyInstance, opts: { runtime: Ru
             database: Type.Object({ dialect: Type.String(), location: Type.String() }),
             queue: Type.Record(Type.String(), Type.Integer()),
           }),
-          503: Problem,
+          503: problemResponse('The database is unreachable or not migrated.'),
         },
       },
     },

@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { buildHostView } from '../../portscan/host-view.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
-import { HostView, Problem } from '../schemas.js';
+import { HostView, problemResponse } from '../schemas.js';
 import { canonicalIp } from './port-scans.js';
 
 export async function hostRoutes(fastify: FastifyInstance, opts: { runtime: Runtime }): Promise<void> {
@@ -25,7 +25,7 @@ export async function hostRoutes(fastify: FastifyInstance, opts: { runtime: Runt
           { limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'How many of the newest scans to consider.' }) },
           { additionalProperties: false },
         ),
-        response: { 200: HostView, 400: Problem, 404: Problem },
+        response: { 200: HostView, 400: problemResponse('Not an IP address.'), 404: problemResponse('No scan has results for this address.') },
       },
     },
     async (request) => {

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { portScanJobId, submitPortScan } from '../../jobs/port-scans.js';
+import { type PortScanSubmission, portScanJobId, submitPortScan } from '../../jobs/port-scans.js';
 import { comparePortScans } from '../../portscan/compare.js';
 import { canonicalIp as canonicalAddress } from '../../scope/targets.js';
 import type { Runtime } from '../../runtime/index.js';
@@ -16,7 +16,7 @@ import {
   PortScanCancelled,
   PortScanDetail,
   PortScanList,
-  Problem,
+  problemResponse,
 } from '../schemas.js';
 
 const BASE = '/api/v1/port-scans';
@@ -56,10 +56,10 @@ function hostWithPorts(host: HostSummary, ports: PortResult[], allPorts: boolean
 }
 
 const problems = {
-  400: Problem,
-  403: Problem,
-  404: Problem,
-  503: Problem,
+  400: problemResponse('The request is invalid: a malformed target or port spec, too many addresses, or a schema violation.'),
+  403: problemResponse('A target is outside the scope policy.'),
+  404: problemResponse('No such scan.'),
+  503: problemResponse('The database or the queue is unavailable.'),
 };
 
 const notFound = (id: string): PortcullisError => new PortcullisError('not-found', `no port scan with id ${id}`, { value: id, field: 'id' });
@@ -83,7 +83,8 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
       },
     },
     async (request, reply) => {
-      const scan = await submitPortScan(runtime, request.body);
+      // The schema bounds timing to 0-5, which is what TimingTemplate names.
+      const scan = await submitPortScan(runtime, request.body as PortScanSubmission);
       return reply
         .status(202)
         .header('location', `${BASE}/${scan.id}`)
@@ -109,7 +110,7 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
           },
           { additionalProperties: false },
         ),
-        response: { 200: PortScanList, 400: Problem },
+        response: { 200: PortScanList, 400: problemResponse('Invalid filter.') },
       },
     },
     async (request) => {
