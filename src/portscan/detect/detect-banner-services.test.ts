@@ -8,7 +8,7 @@ import { detectService } from './index.js';
  * not wait for it asserts that it took less than half of it (no test here waits for it when all is well).
  */
 const BANNER_MS = 10_000;
-const OPTIONS = { bannerTimeoutMs: BANNER_MS, timeoutMs: 2 * BANNER_MS };
+const OPTIONS = { bannerTimeoutMs: BANNER_MS, timeoutMs: 3 * BANNER_MS };
 const servers: net.Server[] = [];
 const timings: string[] = [];
 
