@@ -1,5 +1,5 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { API_VERSION } from '../server/app.js';
+import { VERSION } from '../shared/version.js';
 import { migrateCommand } from './commands/migrate.js';
 import { scanPortsCommand, type ScanPortsDeps } from './commands/scan-ports.js';
 import { scansCommand } from './commands/scans.js';
@@ -9,7 +9,7 @@ import { type CliIo, EXIT_OK, EXIT_USAGE, errorLine, exitCodeFor } from './io.js
 export function buildProgram(io: CliIo, deps: ScanPortsDeps = {}) {
   const program = new Command('portcullis')
     .description('Portcullis: how exposed is your perimeter? Port scans like nmap, with history and diffs, as a service, a CLI and an API.')
-    .version(API_VERSION)
+    .version(VERSION)
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
@@ -26,8 +26,8 @@ Exit codes: 0 success, 1 the scan or request failed, 2 usage error.`,
   program.addCommand(scansCommand(io));
   program.exitOverride();
   for (const cmd of program.commands) {
-    cmd.exitOverride();
-    for (const sub of cmd.commands) sub.exitOverride();
+    cmd.copyInheritedSettings(program).exitOverride();
+    for (const sub of cmd.commands) sub.copyInheritedSettings(program).exitOverride();
   }
   return program;
 }

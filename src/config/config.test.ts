@@ -12,9 +12,9 @@ function configFile(content: unknown): string {
   return file;
 }
 
-function expectConfigError(f: () => unknown, pattern: RegExp): void {
+async function expectConfigError(f: () => unknown, pattern: RegExp): Promise<void> {
   try {
-    f();
+    await f();
   } catch (err) {
     expect(err).toBeInstanceOf(PortcullisError);
     expect((err as PortcullisError).code).toBe('config.invalid');
@@ -25,16 +25,16 @@ function expectConfigError(f: () => unknown, pattern: RegExp): void {
 }
 
 describe('loadConfig', () => {
-  it('uses the embedded defaults with an empty environment: port 4545, ./data, SQLite', () => {
-    const config = loadConfig({});
+  it('uses the embedded defaults with an empty environment: port 4545, ./data, SQLite', async () => {
+    const config = await loadConfig({});
     expect(config.server.port).toBe(4545);
     expect(config.dataDir).toBe('./data');
     expect(config.databaseUrl).toBeUndefined();
     expect(config).toEqual(DEFAULT_CONFIG);
   });
 
-  it('reads the documented environment variables', () => {
-    const config = loadConfig({
+  it('reads the documented environment variables', async () => {
+    const config = await loadConfig({
       PORTCULLIS_PORT: '8080',
       PORTCULLIS_DATA_DIR: '/var/lib/portcullis',
       DATABASE_URL: 'postgres://svc@db/portcullis',
@@ -54,33 +54,33 @@ describe('loadConfig', () => {
     expect(config.worker.concurrency).toBe(4);
   });
 
-  it('takes the config file below environment variables and resolves its paths against its folder', () => {
+  it('takes the config file below environment variables and resolves its paths against its folder', async () => {
     const file = configFile({ server: { port: 9000 }, dataDir: 'state', scope: { deny: ['192.0.2.0/24'] }, dns: { hosts: { 'app.test': ['127.0.0.1'] } } });
-    const fromFile = loadConfig({ PORTCULLIS_CONFIG: file });
+    const fromFile = await loadConfig({ PORTCULLIS_CONFIG: file });
     expect(fromFile.server.port).toBe(9000);
     expect(fromFile.dataDir).toBe(path.join(path.dirname(file), 'state'));
     expect(fromFile.scope.deny).toEqual(['192.0.2.0/24']);
     expect(fromFile.dns.hosts['app.test']).toEqual(['127.0.0.1']);
-    expect(loadConfig({ PORTCULLIS_CONFIG: file, PORTCULLIS_PORT: '9001' }).server.port).toBe(9001);
+    expect((await loadConfig({ PORTCULLIS_CONFIG: file, PORTCULLIS_PORT: '9001' })).server.port).toBe(9001);
   });
 
-  it('rejects bad values with a message naming the setting', () => {
-    expectConfigError(() => loadConfig({ PORTCULLIS_PORT: 'eighty' }), /PORTCULLIS_PORT must be a whole number/);
-    expectConfigError(() => loadConfig({ PORTCULLIS_PORT: '70000' }), /between 0 and 65535/);
-    expectConfigError(() => loadConfig({ PORTCULLIS_LOG_LEVEL: 'loud' }), /PORTCULLIS_LOG_LEVEL/);
-    expectConfigError(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /postgres:\/\//);
+  it('rejects bad values with a message naming the setting', async () => {
+    await expectConfigError(() => loadConfig({ PORTCULLIS_PORT: 'eighty' }), /PORTCULLIS_PORT must be a whole number/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_PORT: '70000' }), /between 0 and 65535/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_LOG_LEVEL: 'loud' }), /PORTCULLIS_LOG_LEVEL/);
+    await expectConfigError(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /postgres:\/\//);
   });
 
-  it('rejects a config file that is missing, not JSON, or has unknown keys', () => {
-    expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: '/nonexistent/portcullis.json' }), /cannot read config file/);
-    expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile('{ not json') }), /not valid JSON/);
-    expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile({ sever: { port: 1 } }) }), /\/sever is not a known setting/);
-    expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile({ server: { port: -1 } }) }), /\/server\/port/);
+  it('rejects a config file that is missing, not JSON, or has unknown keys', async () => {
+    await expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: '/nonexistent/portcullis.json' }), /cannot read config file/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile('{ not json') }), /not valid JSON/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile({ sever: { port: 1 } }) }), /\/sever is not a known setting/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile({ server: { port: -1 } }) }), /\/server\/port/);
   });
 
-  it('never echoes a database password in its error', () => {
+  it('never echoes a database password in its error', async () => {
     try {
-      loadConfig({ DATABASE_URL: 'mysql://admin:hunter2@db/x' });
+      await loadConfig({ DATABASE_URL: 'mysql://admin:hunter2@db/x' });
     } catch (err) {
       expect(JSON.stringify((err as PortcullisError).detail)).not.toContain('hunter2');
     }

@@ -1,74 +1,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import Type, { type Static } from 'typebox';
-import Value from 'typebox/value';
 import type { ConnectorKind } from '../portscan/connect.js';
 import { PortcullisError } from '../shared/errors.js';
+import type { ConfigFile } from './file.js';
+
+export type { ConfigFile } from './file.js';
 
 /**
  * One typed configuration object, built once from defaults, an optional JSON file and environment
  * variables (in that order of precedence), then passed down. Nothing else reads process.env.
  */
-const ConfigFileSchema = Type.Object(
-  {
-    server: Type.Optional(
-      Type.Object(
-        {
-          host: Type.Optional(Type.String()),
-          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    dataDir: Type.Optional(Type.String()),
-    databaseUrl: Type.Optional(Type.String()),
-    logLevel: Type.Optional(Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')])),
-    worker: Type.Optional(
-      Type.Object(
-        {
-          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-          leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3600000 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    scope: Type.Optional(
-      Type.Object(
-        {
-          allow: Type.Optional(Type.Array(Type.String())),
-          deny: Type.Optional(Type.Array(Type.String())),
-          maxAddressesPerScan: Type.Optional(Type.Integer({ minimum: 1 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    dns: Type.Optional(
-      Type.Object(
-        {
-          servers: Type.Optional(Type.Array(Type.String())),
-          hosts: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
-          timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    portscan: Type.Optional(
-      Type.Object(
-        {
-          portListFile: Type.Optional(Type.String()),
-          defaultPorts: Type.Optional(Type.String()),
-          maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
-          serviceDetection: Type.Optional(Type.Boolean()),
-          bannerTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000 })),
-          connector: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('handle'), Type.Literal('socket')])),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type ConfigFile = Static<typeof ConfigFileSchema>;
+
 
 export interface Config {
   server: { host: string; port: number };
@@ -138,7 +80,7 @@ export const ENV_VARS = {
 
 type Env = Record<string, string | undefined>;
 
-function invalid(message: string, field: string, value?: string): PortcullisError {
+export function invalid(message: string, field: string, value?: string): PortcullisError {
   return new PortcullisError('config.invalid', message, value === undefined ? { field } : { field, value });
 }
 
@@ -167,36 +109,19 @@ function connectorFromEnv(env: Env): ConnectorKind | undefined {
   return raw;
 }
 
-export function readConfigFile(file: string): ConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw invalid(`cannot read config file ${file}: ${(err as Error).message}`, 'PORTCULLIS_CONFIG', file);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw invalid(`config file ${file} is not valid JSON: ${(err as Error).message}`, 'PORTCULLIS_CONFIG', file);
-  }
-  if (!Value.Check(ConfigFileSchema, parsed)) {
-    const first = [...Value.Errors(ConfigFileSchema, parsed)][0];
-    const where = first?.instancePath || '/';
-    // TypeBox reports an unknown key as a `false` schema; say it the way a user thinks of it.
-    const problem = first?.keyword === 'boolean' ? 'is not a known setting' : (first?.message ?? 'is invalid');
-    throw invalid(`config file ${file}: ${where} ${problem}`, where);
-  }
-  return parsed;
+/**
+ * Builds the configuration from the environment, the config file named by PORTCULLIS_CONFIG (if any)
+ * and `overrides` (CLI flags), which win. Relative paths in the file are resolved against its folder.
+ */
+export async function loadConfig(env: Env = {}, overrides: ConfigFile = {}): Promise<Config> {
+  if (!env.PORTCULLIS_CONFIG) return buildConfig(env, overrides);
+  // The file's schema validator is only loaded when there is a file: it costs every CLI command ~0.2 s.
+  const { readConfigFile } = await import('./file.js');
+  return buildConfig(env, overrides, readConfigFile(env.PORTCULLIS_CONFIG), path.dirname(path.resolve(env.PORTCULLIS_CONFIG)));
 }
 
-/**
- * Builds the configuration. `overrides` are applied last (CLI flags).
- * Relative paths in the file are resolved against the file's folder.
- */
-export function loadConfig(env: Env = {}, overrides: ConfigFile = {}): Config {
-  const file = env.PORTCULLIS_CONFIG ? readConfigFile(env.PORTCULLIS_CONFIG) : {};
-  const fileDir = env.PORTCULLIS_CONFIG ? path.dirname(path.resolve(env.PORTCULLIS_CONFIG)) : process.cwd();
+/** The configuration from the environment, an already-read config file and overrides. */
+export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: ConfigFile = {}, fileDir = process.cwd()): Config {
   const fromFile = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(fileDir, p));
 
   const logLevel = env.PORTCULLIS_LOG_LEVEL;

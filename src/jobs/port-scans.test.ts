@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config/index.js';
+import { buildConfig } from '../config/index.js';
 import { createMetrics } from '../metrics/index.js';
 import { reconcileScans } from '../monitor/scheduler.js';
 import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
@@ -18,7 +18,7 @@ interface Fixture {
 
 async function fixture(dialect: 'sqlite' | 'postgres', detectService?: ServiceDetector): Promise<Fixture> {
   const db = await openTestDatabase(dialect);
-  const config = loadConfig({}, { logLevel: 'silent', portscan: { bannerTimeoutMs: 200 } });
+  const config = buildConfig({}, { logLevel: 'silent', portscan: { bannerTimeoutMs: 200 } });
   const runtime = await createRuntime(config, {
     database: db,
     logger: createLogger(config),

@@ -2,12 +2,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/index.js';
+import { VERSION } from '../shared/version.js';
 import { registerProblemHandlers } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { hostRoutes } from './routes/hosts.js';
 import { portScanRoutes } from './routes/port-scans.js';
 
-export const API_VERSION = '0.1.0';
 
 const API_DESCRIPTION = `Portcullis tells you how exposed your perimeter is: nmap-style port scans (and, in later releases, SSL Labs-style TLS grades) of the targets you own, with history and diffs.
 
@@ -36,7 +36,7 @@ export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Portcullis API', version: API_VERSION, description: API_DESCRIPTION },
+      info: { title: 'Portcullis API', version: VERSION, description: API_DESCRIPTION },
       servers: [{ url: '/' }],
       tags: [
         { name: 'port scans', description: 'Scan addresses for open TCP ports, read results, compare scans.' },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config/index.js';
+import { buildConfig } from '../config/index.js';
 import type { Worker } from '../jobs/queue.js';
 import { createMetrics } from '../metrics/index.js';
 import { createLogger, createRuntime, type Runtime, startWorker } from '../runtime/index.js';
@@ -19,7 +19,7 @@ interface Harness {
 
 async function harness(dialect: 'sqlite' | 'postgres', opts: { worker?: boolean; maxAddresses?: number } = {}): Promise<Harness> {
   const db = await openTestDatabase(dialect);
-  const config = loadConfig({}, { logLevel: 'silent', scope: { maxAddressesPerScan: opts.maxAddresses ?? 4096 }, portscan: { bannerTimeoutMs: 300 } });
+  const config = buildConfig({}, { logLevel: 'silent', scope: { maxAddressesPerScan: opts.maxAddresses ?? 4096 }, portscan: { bannerTimeoutMs: 300 } });
   const runtime = await createRuntime(config, {
     database: db,
     logger: createLogger(config),

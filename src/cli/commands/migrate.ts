@@ -1,6 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../config/index.js';
-import { migrateToLatest, openDatabase, pendingMigrations } from '../../store/db.js';
 import { type CliIo, CliExit, EXIT_FAILED } from '../io.js';
 
 export function migrateCommand(io: CliIo) {
@@ -8,7 +7,8 @@ export function migrateCommand(io: CliIo) {
     .description('Apply database migrations (automatic at start on the embedded SQLite store; required once per release on PostgreSQL)')
     .option('--check', 'only list pending migrations; exit 1 if there are any')
     .action(async (opts) => {
-      const config = loadConfig(io.env);
+      const config = await loadConfig(io.env);
+      const { migrateToLatest, openDatabase, pendingMigrations } = await import('../../store/db.js');
       const handle = openDatabase({ dataDir: config.dataDir, databaseUrl: io.env.DATABASE_ADMIN_URL ?? config.databaseUrl });
       try {
         if (opts.check) {

@@ -60,7 +60,7 @@ Examples:
   portcullis scan ports 192.0.2.0/28 --exclude 192.0.2.1 -p top-100 --all`,
     )
     .action(async (targets, opts) => {
-      const config = loadConfig(io.env);
+      const config = await loadConfig(io.env);
       const portLists = loadPortLists(config.portscan.portListFile);
       const ports = parsePortSpec(opts.ports ?? config.portscan.defaultPorts, portLists, '--ports');
       const plan = await planTargets(targets, {

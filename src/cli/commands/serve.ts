@@ -1,8 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../config/index.js';
-import { startScheduler } from '../../monitor/scheduler.js';
-import { createLogger, createRuntime, startWorker } from '../../runtime/index.js';
-import { buildApp } from '../../server/app.js';
 import type { CliIo } from '../io.js';
 import { parseIntOption } from '../options.js';
 
@@ -18,13 +15,19 @@ export function serveCommand(io: CliIo) {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env PORTCULLIS_LOG_LEVEL)')
     .addHelpText('after', '\nSet DATABASE_URL=postgres://… to use PostgreSQL (run `portcullis migrate` first). See the README for every setting.')
     .action(async (opts) => {
-      const config = loadConfig(io.env, {
+      const config = await loadConfig(io.env, {
         ...(opts.host !== undefined || opts.port !== undefined
           ? { server: { ...(opts.host !== undefined ? { host: opts.host } : {}), ...(opts.port !== undefined ? { port: parseIntOption(opts.port, '--port', 0, 65535) } : {}) } }
           : {}),
         ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
         ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel as 'info' } : {}),
       });
+      // Loaded here, not at the top: other commands should not pay for the server's modules.
+      const [{ createLogger, createRuntime, startWorker }, { startScheduler }, { buildApp }] = await Promise.all([
+        import('../../runtime/index.js'),
+        import('../../monitor/scheduler.js'),
+        import('../../server/app.js'),
+      ]);
       const logger = createLogger(config);
       const runtime = await createRuntime(config, { logger });
       const worker = startWorker(runtime);

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+import { invalid } from './index.js';
+
+/** The shape of the optional JSON config file (PORTCULLIS_CONFIG); unknown keys are rejected. */
+const ConfigFileSchema = Type.Object(
+  {
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String()),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    dataDir: Type.Optional(Type.String()),
+    databaseUrl: Type.Optional(Type.String()),
+    logLevel: Type.Optional(Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')])),
+    worker: Type.Optional(
+      Type.Object(
+        {
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+          leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3600000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    scope: Type.Optional(
+      Type.Object(
+        {
+          allow: Type.Optional(Type.Array(Type.String())),
+          deny: Type.Optional(Type.Array(Type.String())),
+          maxAddressesPerScan: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    dns: Type.Optional(
+      Type.Object(
+        {
+          servers: Type.Optional(Type.Array(Type.String())),
+          hosts: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+          timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    portscan: Type.Optional(
+      Type.Object(
+        {
+          portListFile: Type.Optional(Type.String()),
+          defaultPorts: Type.Optional(Type.String()),
+          maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+          serviceDetection: Type.Optional(Type.Boolean()),
+          bannerTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000 })),
+          connector: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('handle'), Type.Literal('socket')])),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ConfigFile = Static<typeof ConfigFileSchema>;
+
+export function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalid(`cannot read config file ${file}: ${(err as Error).message}`, 'PORTCULLIS_CONFIG', file);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw invalid(`config file ${file} is not valid JSON: ${(err as Error).message}`, 'PORTCULLIS_CONFIG', file);
+  }
+  if (!Value.Check(ConfigFileSchema, parsed)) {
+    const first = [...Value.Errors(ConfigFileSchema, parsed)][0];
+    const where = first?.instancePath || '/';
+    // TypeBox reports an unknown key as a `false` schema; say it the way a user thinks of it.
+    const problem = first?.keyword === 'boolean' ? 'is not a known setting' : (first?.message ?? 'is invalid');
+    throw invalid(`config file ${file}: ${where} ${problem}`, where);
+  }
+  return parsed;
+}
