@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PortcullisError } from '../shared/errors.js';
+import { errorOf } from '../testing/errors.js';
 import { DEFAULT_PORT_LIST_FILE, DEFAULT_RANKING_FILE, loadPortLists, parseRankingFile, serviceForPort } from './port-lists.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-port-lists-'));
@@ -19,13 +20,7 @@ const RANKING = temp('# test ranking\n80\thttp\n443\thttps\n22\tssh   # comment\
 
 function loadError(listText: string, rankingFile = RANKING): PortcullisError {
   const file = temp(listText);
-  try {
-    loadPortLists(file, rankingFile);
-  } catch (err) {
-    if (err instanceof PortcullisError) return err;
-    throw err;
-  }
-  throw new Error('expected a PortcullisError');
+  return errorOf(() => loadPortLists(file, rankingFile));
 }
 
 describe('the shipped ranking file', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { PortcullisError } from '../shared/errors.js';
 import { loadPortLists } from './port-lists.js';
 import { PortSet, formatPortSet, parsePortSpec } from './ports.js';
 import type { PortLists } from './types.js';
+import { errorOf } from '../testing/errors.js';
 
 const small: PortLists = {
   named: new Map<string, readonly number[]>([
@@ -16,16 +16,6 @@ const small: PortLists = {
     { port: 21, service: 'ftp' },
   ],
 };
-
-function errorOf(fn: () => unknown): PortcullisError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PortcullisError) return err;
-    throw err;
-  }
-  throw new Error('expected a PortcullisError');
-}
 
 describe('parsePortSpec accepts the spec grammar', () => {
   it.each<[string, number[]]>([

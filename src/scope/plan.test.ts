@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PortcullisError } from '../shared/errors.js';
+import { failureOf } from '../testing/errors.js';
 import { deserializePlan, planAddresses, planTargets, serializePlan, type PlanOptions } from './plan.js';
 import { createScopePolicy } from './policy.js';
 import { staticResolver } from './resolver.js';
@@ -25,16 +26,6 @@ const base = (over: Partial<PlanOptions> = {}): PlanOptions => ({
   maxAddresses: 65_536,
   ...over,
 });
-
-async function failure(promise: Promise<unknown>): Promise<PortcullisError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof PortcullisError) return err;
-    throw err;
-  }
-  throw new Error('expected a PortcullisError');
-}
 
 const show = (plan: TargetPlan): string[] => plan.ranges.map(formatRange);
 
@@ -126,7 +117,7 @@ describe('planTargets refuses bypass attempts', () => {
     ['linklocal6.test', 'fe80::/10', /IPv6 link-local/],
     ['ecs.test', '169.254.170.2', /ECS/],
   ])('%s', async (target, rule, message) => {
-    const err = await failure(planTargets(['127.0.0.1', target], base()));
+    const err = await failureOf(planTargets(['127.0.0.1', target], base()));
     expect(err.code).toBe('scope.denied');
     expect(err.status).toBe(403);
     expect(err.message).toMatch(/^targets\[1\] /);
@@ -136,7 +127,7 @@ describe('planTargets refuses bypass attempts', () => {
   });
 
   it('checks every resolved address even when one of them is excluded', async () => {
-    const err = await failure(planTargets(['mixed.test'], base({ exclude: ['169.254.169.254'] })));
+    const err = await failureOf(planTargets(['mixed.test'], base({ exclude: ['169.254.169.254'] })));
     expect(err.code).toBe('scope.denied');
     expect(err.detail.address).toBe('169.254.169.254');
   });
@@ -144,21 +135,21 @@ describe('planTargets refuses bypass attempts', () => {
   it('lets address exclusions carve a denied address out of a range', async () => {
     const plan = await planTargets(['100.100.100.0/24'], base({ exclude: ['100.100.100.200'] }));
     expect(plan.addressCount).toBe(255);
-    const err = await failure(planTargets(['100.100.100.0/24'], base({ exclude: ['100.100.100.201'] })));
+    const err = await failureOf(planTargets(['100.100.100.0/24'], base({ exclude: ['100.100.100.201'] })));
     expect(err.code).toBe('scope.denied');
   });
 
   it('applies the allow-list to addresses and to the names they came from', async () => {
     const policy = createScopePolicy({ allow: ['127.0.0.0/24', 'test'], deny: ['db.test'] });
     await expect(planTargets(['127.0.0.0/25', 'app.test', 'external.test'], base({ policy }))).resolves.toMatchObject({ addressCount: 130 });
-    const outside = await failure(planTargets(['127.0.1.1'], base({ policy })));
+    const outside = await failureOf(planTargets(['127.0.1.1'], base({ policy })));
     expect(outside.code).toBe('scope.denied');
     expect(outside.detail).toMatchObject({ rule: 'scope.allow', reason: 'outside allow-list' });
     expect(outside.message).toBe('targets[0] 127.0.1.1 may not be scanned: 127.0.1.1 is outside the scope allow-list (scope.allow), so it may not be scanned');
-    const denied = await failure(planTargets(['db.test'], base({ policy })));
+    const denied = await failureOf(planTargets(['db.test'], base({ policy })));
     expect(denied.detail).toMatchObject({ rule: 'db.test', reason: 'deny-list' });
     const strict = createScopePolicy({ allow: ['127.0.0.0/24'], deny: [] });
-    const external = await failure(planTargets(['external.test'], base({ policy: strict })));
+    const external = await failureOf(planTargets(['external.test'], base({ policy: strict })));
     expect(external.message).toMatch(/"external\.test" resolves to 203\.0\.113\.9, which may not be scanned: .*outside the scope allow-list/);
   });
 });
@@ -175,7 +166,7 @@ describe('planTargets refuses invalid and oversized requests', () => {
     [['2001:db8::/64'], [], 'target.too-large', 'targets', /18,446,744,073,709,551,616 addresses/],
     [['2001:db8::/32'], [], 'target.too-large', 'targets', /addresses, more than the limit/],
   ])('%j excluding %j → %s', async (targets, exclude, code, field, message) => {
-    const err = await failure(planTargets(targets, base({ exclude })));
+    const err = await failureOf(planTargets(targets, base({ exclude })));
     expect(err.code).toBe(code);
     expect(err.detail.field).toBe(field);
     expect(err.message).toMatch(message);
@@ -183,7 +174,7 @@ describe('planTargets refuses invalid and oversized requests', () => {
 
   it('rejects an IPv6 /64 at once, without expanding it', async () => {
     const started = performance.now();
-    const err = await failure(planTargets(['2001:db8::/64'], base()));
+    const err = await failureOf(planTargets(['2001:db8::/64'], base()));
     expect(err.code).toBe('target.too-large');
     expect(err.detail).toMatchObject({ count: (1n << 64n).toString(), limit: 65_536 });
     expect(performance.now() - started).toBeLessThan(100);
@@ -193,15 +184,15 @@ describe('planTargets refuses invalid and oversized requests', () => {
     const plan = await planTargets(['127.0.0.0/15'], base({ exclude: ['127.1.0.0/16'] }));
     expect(plan.addressCount).toBe(65_536);
     await expect(planTargets(['127.0.0.0/24'], base({ maxAddresses: 256 }))).resolves.toMatchObject({ addressCount: 256 });
-    expect((await failure(planTargets(['127.0.0.0/24'], base({ maxAddresses: 255 })))).code).toBe('target.too-large');
+    expect((await failureOf(planTargets(['127.0.0.0/24'], base({ maxAddresses: 255 })))).code).toBe('target.too-large');
   });
 
   it('refuses a bad limit as a configuration error', async () => {
-    expect((await failure(planTargets(['127.0.0.1'], base({ maxAddresses: 0 })))).code).toBe('config.invalid');
+    expect((await failureOf(planTargets(['127.0.0.1'], base({ maxAddresses: 0 })))).code).toBe('config.invalid');
   });
 
   it('rejects non-string entries', async () => {
-    const err = await failure(planTargets(['127.0.0.1', 42 as unknown as string], base()));
+    const err = await failureOf(planTargets(['127.0.0.1', 42 as unknown as string], base()));
     expect(err).toMatchObject({ code: 'target.invalid', detail: { field: 'targets[1]' } });
   });
 });

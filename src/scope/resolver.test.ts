@@ -1,28 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PortcullisError } from '../shared/errors.js';
+import { errorOf, failureOf } from '../testing/errors.js';
 import { createResolver, staticResolver, withTimeout } from './resolver.js';
 import type { Resolver } from './types.js';
-
-async function failure(promise: Promise<unknown>): Promise<PortcullisError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof PortcullisError) return err;
-    throw err;
-  }
-  throw new Error('expected a PortcullisError');
-}
-
-function configError(fn: () => unknown): PortcullisError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PortcullisError) return err;
-    throw err;
-  }
-  throw new Error('expected a PortcullisError');
-}
 
 describe('staticResolver', () => {
   const resolver = staticResolver({
@@ -40,7 +20,7 @@ describe('staticResolver', () => {
   });
 
   it('matches exact names only', async () => {
-    const err = await failure(resolver.resolve('www.host.example'));
+    const err = await failureOf(resolver.resolve('www.host.example'));
     expect(err.code).toBe('target.unresolvable');
     expect(err.message).toBe('cannot resolve "www.host.example": no such name in the static hosts map');
     expect(err.detail).toEqual({ value: 'www.host.example' });
@@ -66,7 +46,7 @@ describe('createResolver configuration', () => {
     [{ timeoutMs: 0 }, 'dns.timeoutMs', /whole number of milliseconds/],
     [{ timeoutMs: 1.5 }, 'dns.timeoutMs', /whole number of milliseconds/],
   ])('%j → config.invalid', (override, field, message) => {
-    const err = configError(() => createResolver({ servers: [], hosts: {}, timeoutMs: 1000, ...override } as never));
+    const err = errorOf(() => createResolver({ servers: [], hosts: {}, timeoutMs: 1000, ...override } as never));
     expect(err.code).toBe('config.invalid');
     expect(err.detail.field).toBe(field);
     expect(err.message).toMatch(message);
@@ -94,7 +74,7 @@ describe('withTimeout', () => {
   const never: Resolver = { resolve: () => new Promise<string[]>(() => {}) };
 
   it('fails a call that takes too long', async () => {
-    const err = await failure(withTimeout(never, 20).resolve('slow.example'));
+    const err = await failureOf(withTimeout(never, 20).resolve('slow.example'));
     expect(err.code).toBe('target.unresolvable');
     expect(err.message).toBe('cannot resolve "slow.example": timed out after 20 ms');
   });
@@ -102,7 +82,7 @@ describe('withTimeout', () => {
   it('passes answers and errors through', async () => {
     const inner = staticResolver({ 'ok.example': ['127.0.0.1'] });
     await expect(withTimeout(inner, 1000).resolve('ok.example')).resolves.toEqual(['127.0.0.1']);
-    expect((await failure(withTimeout(inner, 1000).resolve('nope.example'))).code).toBe('target.unresolvable');
+    expect((await failureOf(withTimeout(inner, 1000).resolve('nope.example'))).code).toBe('target.unresolvable');
   });
 });
 
@@ -208,7 +188,7 @@ describe('createResolver with DNS servers (c-ares) against a local responder', (
     ['missing.portcullis.test', /NXDOMAIN/],
     ['empty.portcullis.test', /no A or AAAA records/],
   ])('%s fails with target.unresolvable', async (name, reason) => {
-    const err = await failure(resolver().resolve(name));
+    const err = await failureOf(resolver().resolve(name));
     expect(err.code).toBe('target.unresolvable');
     expect(err.message).toMatch(new RegExp(`^cannot resolve "${name}": `));
     expect(err.message).toMatch(reason);
@@ -217,7 +197,7 @@ describe('createResolver with DNS servers (c-ares) against a local responder', (
 
   it('gives up on a server that never answers within the budget', async () => {
     const started = Date.now();
-    const err = await failure(resolver().resolve('silent.portcullis.test'));
+    const err = await failureOf(resolver().resolve('silent.portcullis.test'));
     expect(err.code).toBe('target.unresolvable');
     expect(err.message).toMatch(/timed out/);
     expect(Date.now() - started).toBeLessThan(3000);

@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { PortcullisError } from '../shared/errors.js';
+import { errorOf } from '../testing/errors.js';
 import { parseInetAton } from './address.js';
 import { canonicalIp, formatIp, formatRange, normalizeHostname, parseIp, parseTarget } from './targets.js';
 import type { AddressRange } from './types.js';
@@ -8,16 +8,6 @@ import type { AddressRange } from './types.js';
 function canonical(input: string): { kind: string; text: string } {
   const t = parseTarget(input);
   return { kind: t.kind, text: t.range !== undefined ? formatRange(t.range) : (t.hostname as string) };
-}
-
-function errorOf(fn: () => unknown): PortcullisError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PortcullisError) return err;
-    throw err;
-  }
-  throw new Error('expected a PortcullisError');
 }
 
 describe('parseTarget accepts', () => {

@@ -1,6 +1,6 @@
 /** Server-speaks-first services on 127.0.0.1 (and ::1): identified from the banner, without sitting out the banner wait. */
-import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { TestServers, timer } from '../../testing/servers.js';
 import { detectService } from './index.js';
 
 /**
@@ -9,30 +9,13 @@ import { detectService } from './index.js';
  */
 const BANNER_MS = 10_000;
 const OPTIONS = { bannerTimeoutMs: BANNER_MS, timeoutMs: 3 * BANNER_MS };
-const servers: net.Server[] = [];
+const servers = new TestServers();
 const timings: string[] = [];
+const timed = timer(timings);
 
 /** A TCP server that greets every connection with `greeting` and then waits (like a real server). */
-async function greetingServer(greeting: Buffer | string, host = '127.0.0.1'): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    socket.write(greeting);
-  });
-  server.on('close', () => sockets.forEach((s) => s.destroy()));
-  servers.push(server);
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
-  return (server.address() as net.AddressInfo).port;
-}
-
-async function timed<T>(label: string, run: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const start = performance.now();
-  const result = await run();
-  const ms = performance.now() - start;
-  timings.push(`${label}: ${ms.toFixed(1)} ms`);
-  return { result, ms };
+function greetingServer(greeting: Buffer | string, host = '127.0.0.1'): Promise<number> {
+  return servers.serve((socket) => socket.write(greeting), host);
 }
 
 function mysqlHandshake(version: string): Buffer {
@@ -48,9 +31,7 @@ function mysqlHandshake(version: string): Buffer {
   return Buffer.concat([Buffer.from([payload.length, 0, 0, 0]), payload]);
 }
 
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
-});
+afterEach(() => servers.closeAll());
 afterAll(() => {
   console.log(`banner detection times on loopback (bannerTimeoutMs ${BANNER_MS}):\n  ${timings.join('\n  ')}`);
 });
@@ -81,17 +62,11 @@ describe('banner services', () => {
   });
 
   it('keeps reading a greeting sent in pieces until it is whole', async () => {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer((socket) => {
-      sockets.push(socket);
+    const port = await servers.serve((socket) => {
       socket.write('220-mail.example.test ESMTP\r\n');
       setTimeout(() => socket.write('220-more\r\n'), 20).unref();
       setTimeout(() => socket.write('220 Postfix\r\n'), 40).unref();
     });
-    server.on('close', () => sockets.forEach((s) => s.destroy()));
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as net.AddressInfo).port;
     const { result } = await timed('smtp in pieces', () => detectService('127.0.0.1', port, OPTIONS));
     expect(result).toMatchObject({ name: 'smtp', product: 'Postfix' });
   });

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { TestServers, timer } from '../../testing/servers.js';
 import { detectService, detectServiceWithPlan } from './index.js';
 import type { DetectionPlan } from './plan.js';
 
@@ -20,34 +21,9 @@ const LONG_BANNER_MS = 10_000;
 const NO_BANNER_WAIT = { bannerTimeoutMs: LONG_BANNER_MS, timeoutMs: 3 * LONG_BANNER_MS };
 /** What "a few ms" may become on a loaded 2-core CI machine, generously; far below any probe's share of the budget. */
 const SLACK_MS = 2000;
-const closers: Array<() => Promise<void>> = [];
+const servers = new TestServers();
 const timings: string[] = [];
-
-async function track(server: net.Server): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        sockets.forEach((s) => s.destroy());
-        server.close(() => resolve());
-      }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
-}
-
-async function timed<T>(label: string, run: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const start = performance.now();
-  const result = await run();
-  const ms = performance.now() - start;
-  timings.push(`${label}: ${ms.toFixed(1)} ms`);
-  return { result, ms };
-}
+const timed = timer(timings);
 
 function httpServer(): http.Server {
   return http.createServer((req, res) => {
@@ -106,16 +82,14 @@ const hinted = (first: DetectionPlan['order'][number]): DetectionPlan => ({
   order: [first, ...(['tls', 'http', 'redis', 'postgres'] as const).filter((p) => p !== first)],
 });
 
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
+afterEach(() => servers.closeAll());
 afterAll(() => {
   console.log(`client-first detection times on loopback (bannerTimeoutMs ${BANNER_MS}, or ${LONG_BANNER_MS} with a port hint):\n  ${timings.join('\n  ')}`);
 });
 
 describe('HTTP', () => {
   it('identifies a silent HTTP server after the banner wait, without sitting out a probe timeout', async () => {
-    const port = await track(httpServer());
+    const port = await servers.track(httpServer());
     const { result, ms } = await timed('http (no hint)', () => detectService('127.0.0.1', port, OPTIONS));
     expect(result).toEqual({
       name: 'http',
@@ -129,7 +103,7 @@ describe('HTTP', () => {
   });
 
   it('skips the banner wait on an HTTP port', async () => {
-    const port = await track(httpServer());
+    const port = await servers.track(httpServer());
     const { result, ms } = await timed('http (port hint)', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('http')));
     expect(result).toMatchObject({ name: 'http', http: { status: 200 } });
     expect(ms).toBeLessThan(LONG_BANNER_MS / 2); // no banner wait
@@ -141,7 +115,7 @@ describe('HTTP', () => {
       hosts.push(`${req.headers.host} ${req.headers['user-agent']} ${req.headers.connection}`);
       res.writeHead(302, { Location: '/login' }).end();
     });
-    const port = await track(server);
+    const port = await servers.track(server);
     const plan = hinted('http');
     expect(await detectServiceWithPlan('127.0.0.1', port, OPTIONS, plan)).toMatchObject({ name: 'http', http: { status: 302, location: '/login' } });
     await detectServiceWithPlan('127.0.0.1', port, { ...OPTIONS, hostname: 'www.example.test' }, plan);
@@ -161,7 +135,7 @@ describe('HTTP', () => {
         socket.write('6\r\nChunky\r\n9\r\n</title>\n\r\n0\r\n\r\n'); // and keeps the connection open
       });
     });
-    const port = await track(server);
+    const port = await servers.track(server);
     const { result, ms } = await timed('http chunked keep-open', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('http')));
     expect(result).toMatchObject({ name: 'http', product: 'Caddy', http: { status: 200, title: 'Chunky' } });
     expect(ms).toBeLessThan(LONG_BANNER_MS / 2); // no banner wait, nor a wait for the probe's deadline
@@ -170,20 +144,20 @@ describe('HTTP', () => {
 
 describe('Redis', () => {
   it('identifies Redis and its version with PING and INFO server', async () => {
-    const port = await track(redisServer());
+    const port = await servers.track(redisServer());
     const { result } = await timed('redis (no hint)', () => detectService('127.0.0.1', port, OPTIONS));
     expect(result).toEqual({ name: 'redis', product: 'Redis', version: '7.2.4', banner: '+PONG', method: 'probed' });
   });
 
   it('tries Redis first on a Redis port', async () => {
-    const port = await track(redisServer());
+    const port = await servers.track(redisServer());
     const { result, ms } = await timed('redis (port hint)', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('redis')));
     expect(result).toMatchObject({ name: 'redis', version: '7.2.4' });
     expect(ms).toBeLessThan(LONG_BANNER_MS / 2); // no banner wait
   });
 
   it('identifies a Redis that wants a password from its -NOAUTH answer', async () => {
-    const port = await track(redisServer({ auth: true }));
+    const port = await servers.track(redisServer({ auth: true }));
     const { result } = await timed('redis with auth (port hint)', () => detectServiceWithPlan('127.0.0.1', port, OPTIONS, hinted('redis')));
     expect(result).toEqual({ name: 'redis', product: 'Redis', banner: '-NOAUTH Authentication required.', method: 'probed' });
   });
@@ -191,14 +165,14 @@ describe('Redis', () => {
 
 describe('PostgreSQL', () => {
   it('identifies PostgreSQL from its answer to an SSLRequest', async () => {
-    const port = await track(postgresServer());
+    const port = await servers.track(postgresServer());
     const { result, ms } = await timed('postgresql (no hint)', () => detectService('127.0.0.1', port, OPTIONS));
     expect(result).toEqual({ name: 'postgresql', product: 'PostgreSQL', method: 'probed' });
     expect(ms).toBeLessThan(BANNER_MS + SLACK_MS);
   });
 
   it('tries PostgreSQL first on a PostgreSQL port', async () => {
-    const port = await track(postgresServer());
+    const port = await servers.track(postgresServer());
     const { result, ms } = await timed('postgresql (port hint)', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('postgres')));
     expect(result).toMatchObject({ name: 'postgresql' });
     expect(ms).toBeLessThan(LONG_BANNER_MS / 2); // no banner wait
@@ -211,14 +185,14 @@ describe('port hints never hide a service', () => {
       socket.write('SSH-2.0-OpenSSH_9.6\r\n');
       socket.once('data', () => socket.end('Invalid SSH identification string.\r\n'));
     });
-    const port = await track(server);
+    const port = await servers.track(server);
     const { result, ms } = await timed('ssh on an http-hinted port', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('http')));
     expect(result).toMatchObject({ name: 'ssh', product: 'OpenSSH', version: '9.6' });
     expect(ms).toBeLessThan(LONG_BANNER_MS / 2); // nothing sat out
   });
 
   it('finds HTTP on a Redis-hinted port, going straight to HTTP when the PING got an HTTP answer', async () => {
-    const port = await track(httpServer());
+    const port = await servers.track(httpServer());
     const { result, ms } = await timed('http on a redis-hinted port', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('redis')));
     expect(result).toMatchObject({ name: 'http', product: 'nginx' });
     expect(ms).toBeLessThan(LONG_BANNER_MS / 2); // no banner wait

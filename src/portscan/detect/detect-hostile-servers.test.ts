@@ -3,8 +3,9 @@
  * stays bounded in time and memory, never throws for them, and leaves no sockets or timers behind.
  */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
+import type net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { TestServers, timer } from '../../testing/servers.js';
 import { detectService, detectServiceWithPlan } from './index.js';
 import type { DetectionPlan } from './plan.js';
 
@@ -25,27 +26,9 @@ const SLACK_MS = 2000;
  */
 const LONG_MS = 10_000;
 const NO_WAIT = { bannerTimeoutMs: LONG_MS, timeoutMs: 3 * LONG_MS };
-const closers: Array<() => Promise<void>> = [];
+const servers = new TestServers();
 const timings: string[] = [];
-
-async function serve(onConnection: (socket: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        sockets.forEach((s) => s.destroy());
-        server.close(() => resolve());
-      }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
-}
+const timed = timer(timings);
 
 /** Writes `next()` every `everyMs` until the peer goes away. */
 function trickle(socket: net.Socket, next: () => string, everyMs: number, first = ''): void {
@@ -57,51 +40,41 @@ function trickle(socket: net.Socket, next: () => string, everyMs: number, first 
   socket.on('close', () => clearInterval(timer));
 }
 
-async function timed<T>(label: string, run: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const start = performance.now();
-  const result = await run();
-  const ms = performance.now() - start;
-  timings.push(`${label}: ${ms.toFixed(1)} ms`);
-  return { result, ms };
-}
-
 const hinted = (first: DetectionPlan['order'][number]): DetectionPlan => ({
   skipBanner: true,
   order: [first, ...(['tls', 'http', 'redis', 'postgres'] as const).filter((p) => p !== first)],
 });
 
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
+afterEach(() => servers.closeAll());
 afterAll(() => {
   console.log(`hostile-server detection times on loopback (bannerTimeoutMs ${BANNER_MS}, timeoutMs ${TIMEOUT_MS}; ${LONG_MS} and ${3 * LONG_MS} when they must not be waited for):\n  ${timings.join('\n  ')}`);
 });
 
 describe('servers that hang up', () => {
   it('calls a server that accepts and closes at once tcpwrapped, quickly', async () => {
-    const port = await serve((socket) => socket.end());
+    const port = await servers.serve((socket) => socket.end());
     const { result, ms } = await timed('accept then close', () => detectService('127.0.0.1', port, NO_WAIT));
     expect(result).toEqual({ name: 'tcpwrapped', method: 'probed' });
     expect(ms).toBeLessThan(LONG_MS / 2); // no banner wait, no probe sitting out its share
   });
 
   it('calls a server that accepts and resets tcpwrapped, quickly', async () => {
-    const port = await serve((socket) => socket.resetAndDestroy());
+    const port = await servers.serve((socket) => socket.resetAndDestroy());
     const { result, ms } = await timed('accept then reset', () => detectService('127.0.0.1', port, NO_WAIT));
     expect(result).toEqual({ name: 'tcpwrapped', method: 'probed' });
     expect(ms).toBeLessThan(LONG_MS / 2); // no banner wait, no probe sitting out its share
   });
 
   it('does the same on a hinted port', async () => {
-    const port = await serve((socket) => socket.end());
+    const port = await servers.serve((socket) => socket.end());
     const { result, ms } = await timed('accept then close (port hint)', () => detectServiceWithPlan('127.0.0.1', port, NO_WAIT, hinted('http')));
     expect(result).toEqual({ name: 'tcpwrapped', method: 'probed' });
     expect(ms).toBeLessThan(LONG_MS / 2); // no banner wait, no probe sitting out its share
   });
 
   it('reports a port that closed since the scan as unknown, without throwing', async () => {
-    const port = await serve(() => undefined);
-    await Promise.all(closers.splice(0).map((close) => close()));
+    const port = await servers.serve(() => undefined);
+    await servers.closeAll();
     const { result, ms } = await timed('connection refused', () => detectService('127.0.0.1', port, NO_WAIT));
     expect(result).toEqual({ name: 'unknown', method: 'probed' });
     expect(ms).toBeLessThan(LONG_MS / 2); // nothing waited for
@@ -110,7 +83,7 @@ describe('servers that hang up', () => {
 
 describe('servers that say nothing', () => {
   it('gives up on a silent server as unknown within timeoutMs', async () => {
-    const port = await serve(() => undefined);
+    const port = await servers.serve(() => undefined);
     const { result, ms } = await timed('silent forever', () => detectService('127.0.0.1', port, OPTIONS));
     expect(result).toEqual({ name: 'unknown', method: 'probed' });
     expect(ms).toBeGreaterThan(BANNER_MS);
@@ -118,7 +91,7 @@ describe('servers that say nothing', () => {
   });
 
   it('gives up on a silent server on a hinted port within timeoutMs', async () => {
-    const port = await serve(() => undefined);
+    const port = await servers.serve(() => undefined);
     const { result, ms } = await timed('silent forever (port hint)', () => detectServiceWithPlan('127.0.0.1', port, OPTIONS, hinted('tls')));
     expect(result).toEqual({ name: 'unknown', method: 'probed' });
     expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
@@ -127,7 +100,7 @@ describe('servers that say nothing', () => {
 
 describe('servers that trickle forever', () => {
   it('bounds a banner that never ends', async () => {
-    const port = await serve((socket) => trickle(socket, () => 'A', 5));
+    const port = await servers.serve((socket) => trickle(socket, () => 'A', 5));
     const { result, ms } = await timed('trickled banner', () => detectService('127.0.0.1', port, OPTIONS));
     expect(result.name).toBe('unknown');
     expect(result.banner).toMatch(/^A+$/);
@@ -135,7 +108,7 @@ describe('servers that trickle forever', () => {
   });
 
   it('bounds an HTTP response whose headers never end', async () => {
-    const port = await serve((socket) => socket.once('data', () => trickle(socket, () => 'a', 5, 'HTTP/1.1 200 OK\r\nServer: slowloris\r\nX-Slow: ')));
+    const port = await servers.serve((socket) => socket.once('data', () => trickle(socket, () => 'a', 5, 'HTTP/1.1 200 OK\r\nServer: slowloris\r\nX-Slow: ')));
     const { result, ms } = await timed('trickled HTTP headers (port hint)', () => detectServiceWithPlan('127.0.0.1', port, OPTIONS, hinted('http')));
     expect(result).toMatchObject({ name: 'http', product: 'slowloris', http: { status: 200 } });
     expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
@@ -143,7 +116,7 @@ describe('servers that trickle forever', () => {
 
   it('bounds a TLS handshake that never completes', async () => {
     // A TLS record header announcing a big handshake message, then one byte every 10 ms.
-    const port = await serve((socket) => socket.once('data', () => trickle(socket, () => '\x00', 10, '\x16\x03\x03\x40\x00\x02')));
+    const port = await servers.serve((socket) => socket.once('data', () => trickle(socket, () => '\x00', 10, '\x16\x03\x03\x40\x00\x02')));
     const { result, ms } = await timed('trickled TLS record (port hint)', () => detectServiceWithPlan('127.0.0.1', port, OPTIONS, hinted('tls')));
     expect(['unknown', 'tls']).toContain(result.name);
     expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
@@ -154,7 +127,7 @@ describe('servers that flood', () => {
   const TEN_MB = randomBytes(10 * 1024 * 1024);
 
   it('reads at most a few KiB of a 10 MB garbage banner', async () => {
-    const port = await serve((socket) => socket.end(TEN_MB));
+    const port = await servers.serve((socket) => socket.end(TEN_MB));
     const before = process.memoryUsage().arrayBuffers;
     const { result, ms } = await timed('10 MB garbage banner', () => detectService('127.0.0.1', port, NO_WAIT));
     const grown = process.memoryUsage().arrayBuffers - before;
@@ -169,8 +142,8 @@ describe('servers that flood', () => {
     // Built before measuring, so that only what detection keeps of them counts.
     const bodyFlood = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nServer: flood\r\n\r\n'), TEN_MB]);
     const headerFlood = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nX-Flood: '), TEN_MB]);
-    const body = await serve((socket) => socket.once('data', () => socket.end(bodyFlood)));
-    const header = await serve((socket) => socket.once('data', () => socket.end(headerFlood)));
+    const body = await servers.serve((socket) => socket.once('data', () => socket.end(bodyFlood)));
+    const header = await servers.serve((socket) => socket.once('data', () => socket.end(headerFlood)));
     const before = process.memoryUsage().arrayBuffers;
     const { result: r1, ms: ms1 } = await timed('10 MB HTTP body (port hint)', () => detectServiceWithPlan('127.0.0.1', body, NO_WAIT, hinted('http')));
     const grownAfterBody = process.memoryUsage().arrayBuffers - before;
@@ -184,7 +157,7 @@ describe('servers that flood', () => {
   });
 
   it('survives 10 MB of garbage answered to every probe', async () => {
-    const port = await serve((socket) => socket.once('data', () => socket.end(TEN_MB)));
+    const port = await servers.serve((socket) => socket.once('data', () => socket.end(TEN_MB)));
     const { result, ms } = await timed('10 MB garbage reply to probes', () => detectService('127.0.0.1', port, OPTIONS));
     expect(result.method).toBe('probed');
     expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
@@ -193,7 +166,7 @@ describe('servers that flood', () => {
 
 describe('abort and tidiness', () => {
   it('propagates an abort promptly, and only an abort', async () => {
-    const port = await serve(() => undefined);
+    const port = await servers.serve(() => undefined);
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('stop now')), 50);
     const start = performance.now();
@@ -203,7 +176,7 @@ describe('abort and tidiness', () => {
 
   it('does not even connect with an already-aborted signal', async () => {
     let connections = 0;
-    const port = await serve(() => connections++);
+    const port = await servers.serve(() => connections++);
     await expect(detectService('127.0.0.1', port, { ...OPTIONS, signal: AbortSignal.abort() })).rejects.toThrow();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(connections).toBe(0);
@@ -214,7 +187,7 @@ describe('abort and tidiness', () => {
     const onWarning = (w: Error): void => void warnings.push(w);
     process.on('warning', onWarning);
     try {
-      const port = await serve((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n'));
+      const port = await servers.serve((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n'));
       const signal = new AbortController().signal;
       const results = await Promise.all(Array.from({ length: 40 }, () => detectService('127.0.0.1', port, { ...OPTIONS, signal })));
       expect(results.every((r) => r.name === 'ssh')).toBe(true);
@@ -229,16 +202,16 @@ describe('abort and tidiness', () => {
     const count = (kind: string): number => process.getActiveResourcesInfo().filter((r) => r === kind).length;
     await new Promise((resolve) => setTimeout(resolve, 10));
     const timersBefore = count('Timeout');
-    const ssh = await serve((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n'));
-    const silent = await serve(() => undefined);
-    const closing = await serve((socket) => socket.end());
+    const ssh = await servers.serve((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n'));
+    const silent = await servers.serve(() => undefined);
+    const closing = await servers.serve((socket) => socket.end());
     await Promise.all([
       detectService('127.0.0.1', ssh, OPTIONS),
       detectService('127.0.0.1', silent, { bannerTimeoutMs: 50, timeoutMs: 200 }),
       detectService('127.0.0.1', closing, OPTIONS),
       detectServiceWithPlan('127.0.0.1', silent, { bannerTimeoutMs: 50, timeoutMs: 200 }, hinted('redis')),
     ]);
-    await Promise.all(closers.splice(0).map((close) => close()));
+    await servers.closeAll();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(count('TCPSocketWrap') + count('TLSWrap')).toBe(0);
     expect(count('Timeout')).toBeLessThanOrEqual(timersBefore);

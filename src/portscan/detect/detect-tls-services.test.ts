@@ -6,11 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
-import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestServers, timer } from '../../testing/servers.js';
 import { detectService, detectServiceWithPlan } from './index.js';
 import type { DetectionPlan } from './plan.js';
 
@@ -33,8 +33,9 @@ const SLACK_MS = 2000;
 let dir: string;
 let key: Buffer;
 let cert: Buffer;
-const closers: Array<() => Promise<void>> = [];
+const servers = new TestServers();
 const timings: string[] = [];
+const timed = timer(timings);
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'portcullis-detect-tls-'));
@@ -57,38 +58,7 @@ afterAll(() => {
   console.log(`TLS detection times on loopback (bannerTimeoutMs ${BANNER_MS}, or ${LONG_BANNER_MS} when it must not be waited for):\n  ${timings.join('\n  ')}`);
 });
 
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function track(server: net.Server): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const remember = (socket: net.Socket): void => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  };
-  server.on('connection', remember);
-  server.on('secureConnection', remember);
-  server.on('tlsClientError', () => undefined);
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        sockets.forEach((s) => s.destroy());
-        server.close(() => resolve());
-      }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
-}
-
-async function timed<T>(label: string, run: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const start = performance.now();
-  const result = await run();
-  const ms = performance.now() - start;
-  timings.push(`${label}: ${ms.toFixed(1)} ms`);
-  return { result, ms };
-}
+afterEach(() => servers.closeAll());
 
 function httpsServer(): https.Server {
   return https.createServer({ key, cert }, (_req, res) => {
@@ -104,7 +74,7 @@ const hinted = (first: DetectionPlan['order'][number]): DetectionPlan => ({
 
 describe('TLS', () => {
   it('identifies HTTPS: certificate facts, then the HTTP answer inside TLS', async () => {
-    const port = await track(httpsServer());
+    const port = await servers.track(httpsServer());
     const { result, ms } = await timed('https (no hint)', () => detectService('127.0.0.1', port, LONG_BUDGET));
     expect(result).toMatchObject({
       name: 'https',
@@ -129,7 +99,7 @@ describe('TLS', () => {
   });
 
   it('skips the banner wait on a TLS port', async () => {
-    const port = await track(httpsServer());
+    const port = await servers.track(httpsServer());
     const { result, ms } = await timed('https (port hint)', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('tls')));
     expect(result).toMatchObject({ name: 'https', http: { status: 200 } });
     expect(ms).toBeLessThan(LONG_BANNER_MS / 2); // no banner wait
@@ -141,7 +111,7 @@ describe('TLS', () => {
       seen.push(`${(req.socket as tls.TLSSocket).servername || '-'} ${req.headers.host}`);
       res.end();
     });
-    const port = await track(server);
+    const port = await servers.track(server);
     await detectServiceWithPlan('127.0.0.1', port, { ...OPTIONS, hostname: 'localhost' }, hinted('tls'));
     await detectServiceWithPlan('127.0.0.1', port, { ...OPTIONS, hostname: '127.0.0.1' }, hinted('tls'));
     expect(seen).toEqual([`localhost localhost:${port}`, `- 127.0.0.1:${port}`]);
@@ -152,13 +122,13 @@ describe('TLS', () => {
       res.setHeader('Server', 'h2-test/1.0');
       res.end('<title>Two</title>');
     });
-    const port = await track(server);
+    const port = await servers.track(server);
     const { result } = await timed('https with h2 ALPN (port hint)', () => detectServiceWithPlan('127.0.0.1', port, OPTIONS, hinted('tls')));
     expect(result).toMatchObject({ name: 'https', product: 'h2-test', tls: { alpn: 'h2' }, http: { status: 200, title: 'Two' } });
   });
 
   it('detects TLS on an unusual port, and on a port hinted for plain HTTP', async () => {
-    const port = await track(httpsServer()); // a random high port: no hint
+    const port = await servers.track(httpsServer()); // a random high port: no hint
     expect(await detectService('127.0.0.1', port, LONG_BUDGET)).toMatchObject({ name: 'https', tls: { selfSigned: true } });
     // The plain request is hung up on without a word: TLS is tried before any banner wait.
     const { result, ms } = await timed('https on an http-hinted port', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('http')));
@@ -171,7 +141,7 @@ describe('TLS', () => {
       socket.on('error', () => undefined);
       socket.write('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] Dovecot ready.\r\n');
     });
-    const port = await track(server);
+    const port = await servers.track(server);
     const { result, ms } = await timed('tls with a greeting inside (imaps-like)', () => detectService('127.0.0.1', port, LONG_BUDGET));
     expect(result).toMatchObject({
       name: 'tls',
@@ -185,7 +155,7 @@ describe('TLS', () => {
 
   it('names a silent TLS service `tls` within the budget', async () => {
     const server = tls.createServer({ key, cert }, (socket) => socket.on('error', () => undefined));
-    const port = await track(server);
+    const port = await servers.track(server);
     const { result, ms } = await timed('silent tls service', () => detectService('127.0.0.1', port, OPTIONS));
     expect(result).toMatchObject({ name: 'tls', tls: { version: 'TLSv1.3', selfSigned: true }, method: 'probed' });
     expect(ms).toBeLessThan(OPTIONS.timeoutMs + SLACK_MS);
@@ -196,7 +166,7 @@ describe('TLS', () => {
       socket.on('error', () => undefined);
       socket.end();
     });
-    const port = await track(server);
+    const port = await servers.track(server);
     const { result, ms } = await timed('tls, hangs up after the handshake (port hint)', () => detectServiceWithPlan('127.0.0.1', port, NO_BANNER_WAIT, hinted('tls')));
     expect(result).toMatchObject({ name: 'tls', tls: { subject: 'CN=localhost, O=Portcullis Test' } });
     expect(ms).toBeLessThan(LONG_BANNER_MS / 2); // no banner wait
@@ -205,7 +175,7 @@ describe('TLS', () => {
   it('counts a handshake refused with an alert as TLS', async () => {
     // TLS 1.2 with a required client certificate: the server answers our empty Certificate with an alert.
     const server = tls.createServer({ key, cert, maxVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true });
-    const port = await track(server);
+    const port = await servers.track(server);
     const { result } = await timed('tls, handshake refused with an alert (port hint)', () => detectServiceWithPlan('127.0.0.1', port, OPTIONS, hinted('tls')));
     expect(result).toEqual({ name: 'tls', tls: {}, method: 'probed' });
   });
