@@ -40,3 +40,21 @@ export function errorLine(err: unknown): string {
 export function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+const NO_BORDERS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+
+/**
+ * A table for people: boxed with colours on a terminal, plain aligned columns when stdout is a pipe
+ * or a file, so `grep`/`awk` see no box-drawing characters or escape codes.
+ */
+export async function renderTable(io: CliIo, head: string[], rows: string[][]): Promise<string> {
+  const { default: Table } = await import('cli-table3');
+  const plain = !io.stdout.isTTY;
+  const table = new Table({ head, style: plain ? { head: [], border: [], compact: true } : { compact: true }, ...(plain ? { chars: NO_BORDERS } : {}) });
+  table.push(...rows);
+  return table.toString();
+}

@@ -10,7 +10,12 @@ export function buildProgram(io: CliIo, deps: ScanPortsDeps = {}) {
   const program = new Command('portcullis')
     .description('Portcullis: how exposed is your perimeter? Port scans like nmap, with history and diffs, as a service, a CLI and an API.')
     .version(VERSION)
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // Commander's own messages ("error: unknown option") get the prefix every other error has.
+      outputError: (s, write) => write(`portcullis: ${s}`),
+    })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',

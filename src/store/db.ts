@@ -29,6 +29,8 @@ export interface DatabaseOptions {
   pgSchema?: string;
   /** SQLite file name inside dataDir, or `:memory:`. */
   sqliteFile?: string;
+  /** Open an existing SQLite file read-only, creating nothing (for checks). */
+  readOnly?: boolean;
 }
 
 // pg returns int8/bigint as strings; every bigint we store (counts, progress) fits a JS number.
@@ -57,16 +59,25 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
   const file = options.sqliteFile ?? 'portcullis.sqlite';
   let location = ':memory:';
   if (file !== ':memory:') {
-    try {
-      mkdirSync(options.dataDir, { recursive: true });
-    } catch (err) {
-      throw new PortcullisError('store.unavailable', `cannot create data directory ${options.dataDir}: ${(err as Error).message}`, { value: options.dataDir });
-    }
     location = path.resolve(options.dataDir, file);
+    if (!options.readOnly) {
+      try {
+        mkdirSync(options.dataDir, { recursive: true });
+      } catch (err) {
+        throw new PortcullisError('store.unavailable', `cannot create data directory ${options.dataDir}: ${(err as Error).message}`, { value: options.dataDir });
+      }
+    }
   }
-  const sqlite = new SqliteDatabase(location);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
+  let sqlite: SqliteDatabase.Database;
+  try {
+    sqlite = new SqliteDatabase(location, options.readOnly ? { readonly: true, fileMustExist: true } : {});
+  } catch (err) {
+    throw new PortcullisError('store.unavailable', `cannot open the SQLite database ${location}: ${(err as Error).message}`, { value: location });
+  }
+  if (!options.readOnly) {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+  }
   sqlite.pragma('foreign_keys = ON');
   // Several processes (serve, a CLI, a second worker) may share the file; wait instead of failing.
   sqlite.pragma('busy_timeout = 5000');

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../config/index.js';
 import { type CliIo, CliExit, EXIT_FAILED } from '../io.js';
@@ -9,7 +11,12 @@ export function migrateCommand(io: CliIo) {
     .action(async (opts) => {
       const config = await loadConfig(io.env);
       const { migrateToLatest, openDatabase, pendingMigrations } = await import('../../store/db.js');
-      const handle = openDatabase({ dataDir: config.dataDir, databaseUrl: io.env.DATABASE_ADMIN_URL ?? config.databaseUrl });
+      const databaseUrl = io.env.DATABASE_ADMIN_URL ?? config.databaseUrl;
+      if (opts.check && databaseUrl === undefined && !existsSync(path.join(config.dataDir, 'portcullis.sqlite'))) {
+        // A check creates nothing: no data directory, no empty database file.
+        throw new CliExit(EXIT_FAILED, `no database in ${path.resolve(config.dataDir)} yet; every migration is pending (run \`portcullis migrate\` or start the service)`);
+      }
+      const handle = openDatabase({ dataDir: config.dataDir, databaseUrl, readOnly: opts.check === true });
       try {
         if (opts.check) {
           const pending = await pendingMigrations(handle);

@@ -1,6 +1,5 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import cliProgress from 'cli-progress';
-import Table from 'cli-table3';
 import { loadConfig } from '../../config/index.js';
 import { selectConnector } from '../../portscan/connect.js';
 import { detectService } from '../../portscan/detect/index.js';
@@ -15,7 +14,7 @@ import { createResolver } from '../../scope/resolver.js';
 import { parseIp } from '../../scope/targets.js';
 import type { Resolver } from '../../scope/types.js';
 import type { HostSummary, PortResult, TimingTemplate } from '../../shared/model.js';
-import { type CliIo, writeJson } from '../io.js';
+import { type CliIo, renderTable, writeJson } from '../io.js';
 import { parseIntOption } from '../options.js';
 
 export interface ScanPortsDeps {
@@ -121,7 +120,7 @@ Examples:
         durationMs: Date.now() - started,
       };
       if (opts.json) writeJson(io, { hosts: hosts.filter((h) => opts.all || h.summary.status === 'up').map((h) => hostJson(h, opts.all === true)), stats });
-      else printTable(io, hosts, stats, opts.all === true);
+      else await printTable(io, hosts, stats, opts.all === true);
     });
 }
 
@@ -147,8 +146,7 @@ function hostJson({ summary, results }: HostOutput, all: boolean) {
   };
 }
 
-function printTable(io: CliIo, hosts: HostOutput[], stats: { scannedPorts: number; hosts: number; hostsUp: number; open: number; durationMs: number }, all: boolean): void {
-  const plain = !io.stdout.isTTY;
+async function printTable(io: CliIo, hosts: HostOutput[], stats: { scannedPorts: number; hosts: number; hostsUp: number; open: number; durationMs: number }, all: boolean): Promise<void> {
   for (const { summary, results } of hosts) {
     if (summary.status !== 'up' && !all) continue;
     const names = summary.hostnames.length > 0 ? ` (${summary.hostnames.join(', ')})` : '';
@@ -157,13 +155,8 @@ function printTable(io: CliIo, hosts: HostOutput[], stats: { scannedPorts: numbe
     const notShown = all ? [] : (['closed', 'filtered'] as const).map((state) => [state, summary.counts[state]] as const).filter(([, n]) => n > 0);
     if (notShown.length > 0) io.stdout.write(`Not shown: ${notShown.map(([state, n]) => `${n} ${state}`).join(', ')}\n`);
     if (shown.length === 0) continue;
-    const table = new Table({
-      head: ['PORT', 'STATE', 'REASON', 'SERVICE', 'DETAILS'],
-      style: plain ? { head: [], border: [], compact: true } : { compact: true },
-      ...(plain ? { chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' } } : {}),
-    });
-    for (const r of shown) table.push([`${r.port}/${r.protocol}`, r.state, r.reason, serviceLabel(r), details(r)]);
-    io.stdout.write(`${table.toString()}\n`);
+    const rows = shown.map((r) => [`${r.port}/${r.protocol}`, r.state, r.reason, serviceLabel(r), details(r)]);
+    io.stdout.write(`${await renderTable(io, ['PORT', 'STATE', 'REASON', 'SERVICE', 'DETAILS'], rows)}\n`);
   }
   const secs = (stats.durationMs / 1000).toFixed(2);
   io.stdout.write(`\nScanned ${stats.scannedPorts} port(s) on ${stats.hosts} address(es) in ${secs} s: ${stats.hostsUp} up, ${stats.open} open port(s).\n`);

@@ -1,6 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
-import Table from 'cli-table3';
-import { type CliIo, CliExit, EXIT_FAILED, EXIT_USAGE, writeJson } from '../io.js';
+import { type CliIo, CliExit, EXIT_FAILED, EXIT_USAGE, renderTable, writeJson } from '../io.js';
 import { parseIntOption } from '../options.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:4545';
@@ -48,13 +47,6 @@ interface ScanSummary {
   error?: { message: string };
 }
 
-function table(io: CliIo, head: string[], rows: string[][]): string {
-  const plain = !io.stdout.isTTY;
-  const t = new Table({ head, style: plain ? { head: [], border: [], compact: true } : { compact: true } });
-  t.push(...rows);
-  return t.toString();
-}
-
 export function scansCommand(io: CliIo) {
   const scans = new Command('scans').description('List, show and compare port scans stored by a running Portcullis server');
   const serverOption = ['--server <url>', `server base URL (env PORTCULLIS_SERVER, default ${DEFAULT_SERVER})`] as const;
@@ -86,7 +78,7 @@ export function scansCommand(io: CliIo) {
         s.stats ? String(s.stats.open) : '',
         s.createdAt,
       ]);
-      io.stdout.write(`${table(io, ['ID', 'STATUS', 'DONE', 'TARGETS', 'PORTS', 'UP', 'OPEN', 'CREATED'], rows)}\n${page.items.length} of ${page.total} scan(s)\n`);
+      io.stdout.write(`${await renderTable(io, ['ID', 'STATUS', 'DONE', 'TARGETS', 'PORTS', 'UP', 'OPEN', 'CREATED'], rows)}\n${page.items.length} of ${page.total} scan(s)\n`);
     });
 
   scans
@@ -109,7 +101,7 @@ export function scansCommand(io: CliIo) {
         io.stdout.write(`\nHost ${host.ip}${host.hostnames.length ? ` (${host.hostnames.join(', ')})` : ''}: ${host.status}, ${host.counts.closed} closed, ${host.counts.filtered} filtered\n`);
         if (host.ports.length > 0) {
           const rows = host.ports.map((p) => [`${p.port}/tcp`, p.state, p.reason, p.service?.name ?? '', [p.service?.product, p.service?.version].filter(Boolean).join(' ') || (p.service?.banner ?? '').slice(0, 60)]);
-          io.stdout.write(`${table(io, ['PORT', 'STATE', 'REASON', 'SERVICE', 'DETAILS'], rows)}\n`);
+          io.stdout.write(`${await renderTable(io, ['PORT', 'STATE', 'REASON', 'SERVICE', 'DETAILS'], rows)}\n`);
         }
       }
       io.stdout.write(`\n${scan.hosts.total} host(s)\n`);
