@@ -64,14 +64,10 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
     const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1-127.0.0.4'], ports: `${open.port},${closed}`, options: { serviceDetection: false } });
     // An earlier attempt stored 127.0.0.3 before its process died; mark it so a rescan would show.
     const earlier = new Date().toISOString();
-    await f.runtime.store.portScans.saveHost(
-      scan.id,
-      { ip: '127.0.0.3', hostnames: [], status: 'up', counts: { open: 0, closed: 2, filtered: 0 }, startedAt: earlier, finishedAt: earlier },
-      [
+    await f.runtime.store.portScans.saveHosts(scan.id, [{ host: { ip: '127.0.0.3', hostnames: [], status: 'up', counts: { open: 0, closed: 2, filtered: 0 }, startedAt: earlier, finishedAt: earlier }, ports: [
         { ip: '127.0.0.3', port: open.port, protocol: 'tcp', state: 'closed', reason: 'conn-refused' },
         { ip: '127.0.0.3', port: closed, protocol: 'tcp', state: 'closed', reason: 'conn-refused' },
-      ],
-    );
+      ] }]);
 
     const outcome = await handlerFor(f)(jobContext(scan.id, { attempt: 2 }));
     expect(outcome).toEqual({ status: 'done' });

@@ -13,7 +13,7 @@ import type { Resolver } from '../scope/types.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 import type { PortScanOptions, ScanStats } from '../shared/model.js';
 import type { Store } from '../store/index.js';
-import type { PortScanRecord } from '../store/types.js';
+import type { HostEntry, PortScanRecord } from '../store/types.js';
 import type { JobContext, JobHandler, JobQueue } from './queue.js';
 import { UnrecoverableError } from './queue.js';
 
@@ -96,10 +96,17 @@ export interface PortScanJobDeps {
   checkpointMs?: number;
 }
 
+/** Finished hosts are stored this many at a time (or this many rows), in one transaction. */
+const BATCH_HOSTS = 512;
+const BATCH_ROWS = 4096;
+
 /**
  * Runs one stored port scan. Idempotent under retries: hosts already stored by an earlier attempt are
- * skipped, and each host is written in one transaction, so a job that dies mid-scan resumes without
- * duplicating or losing rows. Cancellation is read from the scan row, so it works from any process.
+ * skipped, and hosts are written in transactions that replace rather than add, so a job that dies
+ * mid-scan resumes without duplicating or losing rows. Finished hosts are batched (by count, and at
+ * every checkpoint) because one transaction per host would keep a single-threaded SQLite writer, and
+ * with it the probes' event loop, busy. Cancellation is read from the scan row, so it works from any
+ * process.
  */
 export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortScanJobPayload, { status: string }> {
   return async (ctx: JobContext<PortScanJobPayload>) => {
@@ -123,8 +130,23 @@ export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortSca
     ctx.signal.addEventListener('abort', onJobAbort, { once: true });
     const probesBefore = alreadyStored.size * ports.length;
     let progress = { done: probesBefore, total: scan.progress.total };
+
+    let pending: HostEntry[] = [];
+    let pendingRows = 0;
+    let storing: Promise<void> = Promise.resolve();
+    /** Stores the hosts waiting so far; batches are written one after another, in order. */
+    const flush = (): Promise<void> => {
+      if (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        pendingRows = 0;
+        storing = storing.then(() => repo.saveHosts(scanId, batch));
+      }
+      return storing;
+    };
     const checkpoint = setInterval(() => {
       void (async () => {
+        await flush();
         const current = await repo.get(scanId);
         if (current?.status === 'cancelled') abort.abort(new PortcullisError('scan.cancelled', 'scan cancelled'));
         else await Promise.all([repo.updateProgress(scanId, progress), ctx.updateProgress(progress)]);
@@ -149,13 +171,18 @@ export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortSca
       });
       for await (const host of hosts) {
         const { summary, listed } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
-        await repo.saveHost(scanId, summary, listed);
+        pending.push({ host: summary, ports: listed });
+        pendingRows += 1 + listed.length;
+        if (pending.length >= BATCH_HOSTS || pendingRows >= BATCH_ROWS) await flush();
         deps.metrics?.hostsScanned.inc();
         deps.metrics?.portProbes.inc({ state: 'open' }, summary.counts.open);
         deps.metrics?.portProbes.inc({ state: 'closed' }, summary.counts.closed);
         deps.metrics?.portProbes.inc({ state: 'filtered' }, summary.counts.filtered);
       }
+      await flush();
     } catch (err) {
+      // Hosts that finished are valid whatever stopped the scan: keep them (a retry skips them).
+      await flush().catch((flushErr: unknown) => log.warn({ err: flushErr }, 'could not store finished hosts'));
       if (abort.signal.aborted) {
         if ((await repo.get(scanId))?.status === 'cancelled') {
           log.info('port scan cancelled');

@@ -68,12 +68,12 @@ describe.each(TEST_DIALECTS)('host history on %s', (dialect) => {
     await scans.create(newScan('scan-c', '2024-05-03T00:00:00.000Z', '1-65535'));
     await scans.create(newScan('scan-other', '2024-05-04T00:00:00.000Z'));
 
-    await scans.saveHost('scan-a', hostOf(ip, 1, '2024-05-01T00:00:01.000Z'), [portOf(ip, 22, 'ssh')]);
-    await scans.saveHost('scan-b', hostOf(ip, 2, '2024-05-02T00:00:01.000Z'), [portOf(ip, 443, 'https'), portOf(ip, 22, 'ssh')]);
-    await scans.saveHost('scan-c', hostOf(ip, 0, '2024-05-03T00:00:01.000Z'), []);
+    await scans.saveHosts('scan-a', [{ host: hostOf(ip, 1, '2024-05-01T00:00:01.000Z'), ports: [portOf(ip, 22, 'ssh')] }]);
+    await scans.saveHosts('scan-b', [{ host: hostOf(ip, 2, '2024-05-02T00:00:01.000Z'), ports: [portOf(ip, 443, 'https'), portOf(ip, 22, 'ssh')] }]);
+    await scans.saveHosts('scan-c', [{ host: hostOf(ip, 0, '2024-05-03T00:00:01.000Z'), ports: [] }]);
     // Same scans, other addresses: must not leak into the history.
-    await scans.saveHost('scan-b', hostOf('192.0.2.50', 1, '2024-05-02T00:00:01.000Z'), [portOf('192.0.2.50', 80)]);
-    await scans.saveHost('scan-other', hostOf('192.0.2.6', 1, '2024-05-04T00:00:01.000Z'), [portOf('192.0.2.6', 80)]);
+    await scans.saveHosts('scan-b', [{ host: hostOf('192.0.2.50', 1, '2024-05-02T00:00:01.000Z'), ports: [portOf('192.0.2.50', 80)] }]);
+    await scans.saveHosts('scan-other', [{ host: hostOf('192.0.2.6', 1, '2024-05-04T00:00:01.000Z'), ports: [portOf('192.0.2.6', 80)] }]);
     await scans.finish('scan-a', { status: 'done', at: '2024-05-01T00:10:00.000Z' });
     await scans.finish('scan-c', { status: 'cancelled', at: '2024-05-03T00:10:00.000Z' });
 

@@ -147,9 +147,9 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     await repo.create(newScan('e', { createdAt: '2024-05-04T00:00:00.000Z', targets: ['Mail.Example.COM'] }));
     await repo.markRunning('b', '2024-05-02T00:00:01.000Z');
     await repo.finish('c', { status: 'cancelled', at: '2024-05-03T00:00:01.000Z' });
-    await repo.saveHost('b', hostOf('10.1.2.3'), []);
-    await repo.saveHost('d', hostOf('10.1.2.3'), []);
-    await repo.saveHost('d', hostOf('10.1.2.30'), []);
+    await repo.saveHosts('b', [{ host: hostOf('10.1.2.3'), ports: [] }]);
+    await repo.saveHosts('d', [{ host: hostOf('10.1.2.3'), ports: [] }]);
+    await repo.saveHosts('d', [{ host: hostOf('10.1.2.30'), ports: [] }]);
 
     const ids = async (filter: Partial<Parameters<PortScanRepository['list']>[0]>) => {
       const page = await repo.list({ limit: 50, offset: 0, ...filter });
@@ -228,8 +228,8 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
       openPort('192.0.2.1', 22, { service: { name: 'ssh', method: 'table' } }),
       { ip: '192.0.2.1', port: 25, protocol: 'tcp', state: 'closed', reason: 'conn-refused' },
     ];
-    await repo.saveHost('s', host, ports);
-    await repo.saveHost('s', host, ports);
+    await repo.saveHosts('s', [{ host: host, ports: ports }]);
+    await repo.saveHosts('s', [{ host: host, ports: ports }]);
     expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 3 });
     expect((await repo.get('s'))?.hostsDone).toBe(1);
     expect(await repo.finishedHosts('s')).toEqual(new Set(['192.0.2.1']));
@@ -238,20 +238,39 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
 
     // A retry that found fewer ports replaces the earlier rows.
     const changed = hostOf('192.0.2.1', { counts: { open: 0, closed: 1, filtered: 9 }, extraPorts: undefined, srttMs: undefined });
-    await repo.saveHost('s', changed, [ports[2]!]);
+    await repo.saveHosts('s', [{ host: changed, ports: [ports[2]!] }]);
     expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 1 });
     expect((await repo.hosts('s', { limit: 10, offset: 0 })).items).toEqual([changed]);
 
-    await repo.saveHost('s', hostOf('192.0.2.2', { status: 'no-response' }), []);
+    await repo.saveHosts('s', [{ host: hostOf('192.0.2.2', { status: 'no-response' }), ports: [] }]);
     expect((await repo.get('s'))?.hostsDone).toBe(2);
     expect(await repo.finishedHosts('s')).toEqual(new Set(['192.0.2.1', '192.0.2.2']));
   });
 
+  it('saves a batch of hosts in one call: re-saved hosts replace their rows, hostsDone counts each address once', async () => {
+    const db = await open();
+    await repo.create(newScan('s'));
+    const port = (ip: string, n: number): PortResult => ({ ip, port: n, protocol: 'tcp', state: 'closed', reason: 'conn-refused' });
+    await repo.saveHosts('s', [{ host: hostOf('192.0.2.1'), ports: [port('192.0.2.1', 1)] }]);
+    await repo.saveHosts('s', [
+      { host: hostOf('192.0.2.1'), ports: [port('192.0.2.1', 2), port('192.0.2.1', 3)] },
+      { host: hostOf('192.0.2.2'), ports: [port('192.0.2.2', 1)] },
+      { host: hostOf('192.0.2.3'), ports: [] },
+      // The same address twice in one batch: the later one wins.
+      { host: hostOf('192.0.2.3'), ports: [port('192.0.2.3', 9)] },
+    ]);
+    expect(await rowCounts(db)).toEqual({ hosts: 3, ports: 4 });
+    expect((await repo.get('s'))?.hostsDone).toBe(3);
+    expect((await repo.ports('s', ['192.0.2.1', '192.0.2.3'])).map((p) => `${p.ip}:${p.port}`)).toEqual(['192.0.2.1:2', '192.0.2.1:3', '192.0.2.3:9']);
+    await repo.saveHosts('s', []);
+    expect((await repo.get('s'))?.hostsDone).toBe(3);
+  });
+
   it('refuses a host for an unknown scan or ports of another address', async () => {
     const db = await open();
-    await expect(repo.saveHost('missing', hostOf('192.0.2.1'), [])).rejects.toMatchObject({ code: 'not-found' });
+    await expect(repo.saveHosts('missing', [{ host: hostOf('192.0.2.1'), ports: [] }])).rejects.toMatchObject({ code: 'not-found' });
     await repo.create(newScan('s'));
-    await expect(repo.saveHost('s', hostOf('192.0.2.1'), [openPort('192.0.2.9', 80)])).rejects.toThrow(/192\.0\.2\.9/);
+    await expect(repo.saveHosts('s', [{ host: hostOf('192.0.2.1'), ports: [openPort('192.0.2.9', 80)] }])).rejects.toThrow(/192\.0\.2\.9/);
     expect(await rowCounts(db)).toEqual({ hosts: 0, ports: 0 });
   });
 
@@ -262,8 +281,8 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     ports[1000] = openPort('198.51.100.7', 1001, { service: { name: 'unknown', method: 'probed', banner: 'hello' } });
     const host = hostOf('198.51.100.7', { counts: { open: 1, closed: 65534, filtered: 0 }, extraPorts: undefined });
     expect(ports.length).toBeGreaterThan(PORT_INSERT_CHUNK * 2);
-    await repo.saveHost('big', host, ports);
-    await repo.saveHost('big', host, ports);
+    await repo.saveHosts('big', [{ host: host, ports: ports }]);
+    await repo.saveHosts('big', [{ host: host, ports: ports }]);
     expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 65535 });
     const stored = await repo.ports('big');
     expect(stored).toHaveLength(65535);
@@ -278,7 +297,7 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     await repo.create(newScan('s'));
     const ips = ['2001:db8::10', '127.0.0.10', '::1', '127.0.0.2', '10.0.0.1', '2001:db8::2', '127.0.0.9'];
     for (const ip of ips) {
-      await repo.saveHost('s', hostOf(ip, { status: ip.startsWith('127.') ? 'up' : 'no-response' }), [openPort(ip, 443), openPort(ip, 80), openPort(ip, 8080)]);
+      await repo.saveHosts('s', [{ host: hostOf(ip, { status: ip.startsWith('127.') ? 'up' : 'no-response' }), ports: [openPort(ip, 443), openPort(ip, 80), openPort(ip, 8080)] }]);
     }
     const ordered = ['10.0.0.1', '127.0.0.2', '127.0.0.9', '127.0.0.10', '::1', '2001:db8::2', '2001:db8::10'];
     const all = await repo.hosts('s', { limit: 100, offset: 0 });
@@ -301,10 +320,10 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     await repo.create(newScan('s'));
     await repo.create(newScan('other'));
     expect(await repo.totals('s')).toEqual({ hostsDone: 0, hostsUp: 0, open: 0, closed: 0, filtered: 0 });
-    await repo.saveHost('s', hostOf('192.0.2.1', { counts: { open: 2, closed: 3, filtered: 5 } }), []);
-    await repo.saveHost('s', hostOf('192.0.2.2', { counts: { open: 1, closed: 0, filtered: 9 } }), []);
-    await repo.saveHost('s', hostOf('192.0.2.3', { status: 'no-response', counts: { open: 0, closed: 0, filtered: 10 } }), []);
-    await repo.saveHost('other', hostOf('192.0.2.1', { counts: { open: 100, closed: 100, filtered: 100 } }), []);
+    await repo.saveHosts('s', [{ host: hostOf('192.0.2.1', { counts: { open: 2, closed: 3, filtered: 5 } }), ports: [] }]);
+    await repo.saveHosts('s', [{ host: hostOf('192.0.2.2', { counts: { open: 1, closed: 0, filtered: 9 } }), ports: [] }]);
+    await repo.saveHosts('s', [{ host: hostOf('192.0.2.3', { status: 'no-response', counts: { open: 0, closed: 0, filtered: 10 } }), ports: [] }]);
+    await repo.saveHosts('other', [{ host: hostOf('192.0.2.1', { counts: { open: 100, closed: 100, filtered: 100 } }), ports: [] }]);
     expect(await repo.totals('s')).toEqual({ hostsDone: 3, hostsUp: 2, open: 3, closed: 3, filtered: 24 });
     const totals = await repo.totals('s');
     for (const v of Object.values(totals)) expect(typeof v).toBe('number');
@@ -314,8 +333,8 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     const db = await open();
     await repo.create(newScan('s'));
     await repo.create(newScan('keep'));
-    await repo.saveHost('s', hostOf('192.0.2.1'), [openPort('192.0.2.1', 80), openPort('192.0.2.1', 443)]);
-    await repo.saveHost('keep', hostOf('192.0.2.1'), [openPort('192.0.2.1', 80)]);
+    await repo.saveHosts('s', [{ host: hostOf('192.0.2.1'), ports: [openPort('192.0.2.1', 80), openPort('192.0.2.1', 443)] }]);
+    await repo.saveHosts('keep', [{ host: hostOf('192.0.2.1'), ports: [openPort('192.0.2.1', 80)] }]);
     expect(await repo.delete('s')).toBe(true);
     expect(await repo.delete('s')).toBe(false);
     expect(await repo.get('s')).toBeUndefined();
@@ -330,7 +349,7 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
   it('reports corrupt stored JSON as a clear error naming the scan', async () => {
     const db = await open();
     await repo.create(newScan('broken-scan'));
-    await repo.saveHost('broken-scan', hostOf('192.0.2.1'), [openPort('192.0.2.1', 443, { service: { name: 'https', method: 'probed', tls: { version: 'TLSv1.3' } } })]);
+    await repo.saveHosts('broken-scan', [{ host: hostOf('192.0.2.1'), ports: [openPort('192.0.2.1', 443, { service: { name: 'https', method: 'probed', tls: { version: 'TLSv1.3' } } })] }]);
 
     await db.db.updateTable('port_scans').set({ targets: '["192.0.2.0/30"' }).where('id', '=', 'broken-scan').execute();
     const err = await repo.get('broken-scan').catch((e: unknown) => e);
@@ -354,19 +373,19 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     await repo.create(newScan('s'));
     const ip = '192.0.2.1';
     const good = rangePorts(ip, 10);
-    await repo.saveHost('s', hostOf(ip), good);
+    await repo.saveHosts('s', [{ host: hostOf(ip), ports: good }]);
 
     // A retry whose second chunk holds a row violating NOT NULL: the earlier chunk, the deletes of the
     // previous rows and the host row must all roll back.
     const bad = rangePorts(ip, PORT_INSERT_CHUNK + 500);
     (bad[PORT_INSERT_CHUNK + 100] as unknown as { state: null }).state = null;
-    await expect(repo.saveHost('s', hostOf(ip, { hostnames: ['changed'] }), bad)).rejects.toThrow();
+    await expect(repo.saveHosts('s', [{ host: hostOf(ip, { hostnames: ['changed'] }), ports: bad }])).rejects.toThrow();
     expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 10 });
     expect((await repo.hosts('s', { limit: 10, offset: 0 })).items[0]?.hostnames).toEqual([]);
     expect(await repo.ports('s')).toEqual(good);
 
     // A first save that fails stores no host at all and does not count it.
-    await expect(repo.saveHost('s', hostOf('192.0.2.2'), [openPort('192.0.2.2', 80), { ...openPort('192.0.2.2', 81), reason: null as never }])).rejects.toThrow();
+    await expect(repo.saveHosts('s', [{ host: hostOf('192.0.2.2'), ports: [openPort('192.0.2.2', 80), { ...openPort('192.0.2.2', 81), reason: null as never }] }])).rejects.toThrow();
     expect(await repo.finishedHosts('s')).toEqual(new Set([ip]));
     expect((await repo.get('s'))?.hostsDone).toBe(1);
     expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 10 });

@@ -15,7 +15,7 @@ import type {
 import type { SerializedPlan } from '../scope/types.js';
 import type { DatabaseHandle } from './db.js';
 import type { Database, PortResultsTable, PortScansTable, ScanHostsTable } from './schema.js';
-import type { NewPortScan, PortScanFilter, PortScanRecord, PortScanRepository, PortScanTotals, ScanOutcome } from './types.js';
+import type { HostEntry, NewPortScan, PortScanFilter, PortScanRecord, PortScanRepository, PortScanTotals, ScanOutcome } from './types.js';
 
 /* ------------------------------------------------------------------------------------------------
  * Helpers shared with hosts.ts (not re-exported from the store's index).
@@ -181,13 +181,19 @@ function portToRow(scanId: string, p: PortResult): PortResultsTable {
   };
 }
 
-/** Columns of one port_results row; every INSERT binds this many parameters per row. */
-const PORT_COLUMNS = 14;
 /**
- * Rows per multi-row INSERT. SQLite binds at most 32,766 parameters per statement and PostgreSQL
- * 65,535; stay well under the smaller one.
+ * SQLite binds at most 32,766 parameters per statement and PostgreSQL 65,535; every multi-row
+ * statement stays well under the smaller one.
  */
-export const PORT_INSERT_CHUNK = Math.floor(30_000 / PORT_COLUMNS);
+const MAX_PARAMETERS = 30_000;
+/** Columns of one port_results row (parameters per row of its INSERT). */
+const PORT_COLUMNS = 14;
+/** Columns of one scan_hosts row. */
+const HOST_COLUMNS = 15;
+export const PORT_INSERT_CHUNK = Math.floor(MAX_PARAMETERS / PORT_COLUMNS);
+const HOST_INSERT_CHUNK = Math.floor(MAX_PARAMETERS / HOST_COLUMNS);
+/** Addresses per `ip in (…)` list. */
+const IP_CHUNK = 5_000;
 
 /** Escapes LIKE wildcards (and the escape character itself) for `LIKE … ESCAPE '\'`. */
 function escapeLike(text: string): string {
@@ -315,40 +321,59 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
       return Number(result.numUpdatedRows) > 0;
     },
 
-    async saveHost(scanId: string, host: HostSummary, ports: PortResult[]): Promise<void> {
-      // Validate and convert everything before opening the transaction.
-      const hostRow = hostToRow(scanId, host);
-      const portRows = ports.map((p) => {
-        if (p.ip !== host.ip) {
-          throw new PortcullisError('internal', `port ${p.port} of host ${host.ip} in scan ${scanId} names another address (${p.ip})`, {
-            scanId,
-            value: p.ip,
-          });
-        }
-        return portToRow(scanId, p);
-      });
+    async saveHosts(scanId: string, entries: readonly HostEntry[]): Promise<void> {
+      // Validate and convert everything before opening the transaction. A host given twice keeps its
+      // last version, as a retried job replacing it would.
+      const byIp = new Map<string, HostEntry>();
+      for (const entry of entries) byIp.set(entry.host.ip, entry);
+      if (byIp.size === 0) return;
+      const hostRows = [...byIp.values()].map((e) => hostToRow(scanId, e.host));
+      const portRows = [...byIp.values()].flatMap(({ host, ports }) =>
+        ports.map((p) => {
+          if (p.ip !== host.ip) {
+            throw new PortcullisError('internal', `port ${p.port} of host ${host.ip} in scan ${scanId} names another address (${p.ip})`, {
+              scanId,
+              value: p.ip,
+            });
+          }
+          return portToRow(scanId, p);
+        }),
+      );
+      const ips = [...byIp.keys()];
 
       await db.transaction().execute(async (trx: Transaction<Database>) => {
         const scan = await trx.selectFrom('port_scans').select('id').where('id', '=', scanId).executeTakeFirst();
         if (!scan) throw new PortcullisError('not-found', `port scan ${scanId} does not exist`, { value: scanId });
 
-        // Replace, never duplicate: a retried job stores the same host again.
-        await trx.deleteFrom('port_results').where('scan_id', '=', scanId).where('ip', '=', host.ip).execute();
-        await trx.deleteFrom('scan_hosts').where('scan_id', '=', scanId).where('ip', '=', host.ip).execute();
-        await trx.insertInto('scan_hosts').values(hostRow).execute();
+        // Replace, never duplicate: a retried job stores the same hosts again.
+        let replaced = 0;
+        for (let i = 0; i < ips.length; i += IP_CHUNK) {
+          const chunk = ips.slice(i, i + IP_CHUNK);
+          await trx.deleteFrom('port_results').where('scan_id', '=', scanId).where('ip', 'in', chunk).execute();
+          const deleted = await trx.deleteFrom('scan_hosts').where('scan_id', '=', scanId).where('ip', 'in', chunk).executeTakeFirst();
+          replaced += Number(deleted.numDeletedRows);
+        }
+        for (let i = 0; i < hostRows.length; i += HOST_INSERT_CHUNK) {
+          await trx
+            .insertInto('scan_hosts')
+            .values(hostRows.slice(i, i + HOST_INSERT_CHUNK))
+            .execute();
+        }
         for (let i = 0; i < portRows.length; i += PORT_INSERT_CHUNK) {
           await trx
             .insertInto('port_results')
             .values(portRows.slice(i, i + PORT_INSERT_CHUNK))
             .execute();
         }
-        await trx
-          .updateTable('port_scans')
-          .set({
-            hosts_done: (eb) => eb.selectFrom('scan_hosts').select((e) => e.fn.countAll<number>().as('n')).where('scan_id', '=', scanId),
-          })
-          .where('id', '=', scanId)
-          .execute();
+        // Counted by what this batch added, not recounted: recounting made each batch cost O(hosts so far).
+        const added = hostRows.length - replaced;
+        if (added > 0) {
+          await trx
+            .updateTable('port_scans')
+            .set((eb) => ({ hosts_done: eb('hosts_done', '+', added) }))
+            .where('id', '=', scanId)
+            .execute();
+        }
       });
     },
 

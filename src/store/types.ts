@@ -62,6 +62,12 @@ export interface PortScanTotals {
   filtered: number;
 }
 
+/** One finished host of a scan with the ports listed for it. */
+export interface HostEntry {
+  host: HostSummary;
+  ports: PortResult[];
+}
+
 export interface PortScanRepository {
   create(scan: NewPortScan): Promise<PortScanRecord>;
   get(id: string): Promise<PortScanRecord | undefined>;
@@ -74,10 +80,10 @@ export interface PortScanRepository {
   /** Ends the scan unless it already ended; returns false if it had (e.g. cancelled meanwhile). */
   finish(id: string, outcome: ScanOutcome): Promise<boolean>;
   /**
-   * Stores one finished host and its listed ports in one transaction. Idempotent: storing the same
-   * host again (a retried job) replaces it, never duplicates rows.
+   * Stores finished hosts and their listed ports in one transaction. Idempotent: storing a host again
+   * (a retried job) replaces it, never duplicates rows; hostsDone counts each address once.
    */
-  saveHost(scanId: string, host: HostSummary, ports: PortResult[]): Promise<void>;
+  saveHosts(scanId: string, entries: readonly HostEntry[]): Promise<void>;
   /** Addresses already stored for the scan, so a retried job skips them. */
   finishedHosts(scanId: string): Promise<Set<string>>;
   totals(scanId: string): Promise<PortScanTotals>;
