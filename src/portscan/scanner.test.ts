@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PortScanOptions } from '../shared/model.js';
 import type { Connector, ProbeOutcome } from './connect.js';
 import { FdBudget, defaultFdBudget, parseFdLimit } from './fd-budget.js';
@@ -68,7 +68,7 @@ const drop: ProbeOutcome = { kind: 'drop' };
 /** A connector that answers from a script, counts attempts per (ip, port) and samples probes in flight. */
 function simulate(behave: Behaviour) {
   const attempts = new Map<string, number>();
-  const calls: Array<{ ip: string; port: number; attempt: number; inFlight: number; timeoutMs: number }> = [];
+  const calls: Array<{ ip: string; port: number; attempt: number; inFlight: number; timeoutMs: number; at: number }> = [];
   const aborted: string[] = [];
   let inFlight = 0;
   const seenSignals = new WeakSet<AbortSignal>();
@@ -77,7 +77,7 @@ function simulate(behave: Behaviour) {
     const attempt = attempts.get(key) ?? 0;
     attempts.set(key, attempt + 1);
     inFlight++;
-    calls.push({ ip, port, attempt, inFlight, timeoutMs });
+    calls.push({ ip, port, attempt, inFlight, timeoutMs, at: performance.now() });
     const { after, outcome } = behave(ip, port, attempt, timeoutMs);
     const delay = after ?? (outcome.kind === 'drop' ? timeoutMs : 1);
     return new Promise<ProbeOutcome>((resolve) => {
@@ -453,6 +453,95 @@ describe('scanPorts on a simulated network', () => {
     await collect(scanPorts(req({ ports, options: { timing: 4 }, connector: sim.connector, random: () => 0.999999 })));
     expect(sim.calls[0]!.timeoutMs).toBe(500); // T4 initial
     expect(sim.calls.at(-1)!.timeoutMs).toBe(100); // srtt ~2 ms: clamped to the 100 ms floor
+  });
+});
+
+// ---- simulated network on a simulated clock ----------------------------------------------------
+// Fake timers (performance.now included) run seconds of probe timeouts in milliseconds and make the
+// number of timeout rounds a scan needs exact: nothing here depends on how fast the machine is.
+
+describe('scanPorts on a mostly-filtered simulated host (simulated clock)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'performance', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Runs a scan to completion on the fake clock; returns its hosts and its simulated duration. */
+  async function runSimulated(request: ScanPortsRequest, limitMs = 600_000): Promise<{ hosts: HostScanResult[]; elapsedMs: number }> {
+    const started = performance.now();
+    let hosts: HostScanResult[] | undefined;
+    let failure: unknown;
+    let settled = false;
+    collect(scanPorts(request)).then(
+      (h) => {
+        hosts = h;
+        settled = true;
+      },
+      (err: unknown) => {
+        failure = err;
+        settled = true;
+      },
+    );
+    while (!settled && performance.now() - started < limitMs) await vi.advanceTimersByTimeAsync(10);
+    if (failure !== undefined) throw failure;
+    if (hosts === undefined) throw new Error(`scan still running after ${limitMs} simulated ms`);
+    return { hosts, elapsedMs: performance.now() - started };
+  }
+
+  const ports1000 = Array.from({ length: 1000 }, (_, i) => i + 1);
+  const hostUnreach = (rttMs = 1): ProbeOutcome => ({ kind: 'reply', state: 'filtered', reason: 'host-unreach', rttMs });
+  // Like the netns benchmark: a handful of popular ports answer (all within the first window of the
+  // popular-first order), the other ~990 are dropped. 80 answers with an ICMP error, so the first
+  // open/closed answer, 23, is the one timing pings go to.
+  const answering: Record<number, () => ProbeOutcome> = { 80: () => hostUnreach(), 23: () => closed(), 443: () => open(), 21: () => closed(), 22: () => open(), 25: () => closed(), 110: () => closed() };
+
+  it('timing pings lift the window, so ~2000 probes need a bounded number of 100 ms timeout rounds', async () => {
+    const sim = simulate((_ip, port) => ({ outcome: answering[port]?.() ?? drop }));
+    const { hosts, elapsedMs } = await runSimulated(req({ ports: ports1000, options: { timing: 4 }, connector: sim.connector, random: () => 0.999999 }));
+    const results = hosts[0]!.results;
+    for (const r of results) {
+      const expected = answering[r.port]?.();
+      if (expected?.kind === 'reply') expect(r).toMatchObject({ state: expected.state, reason: expected.reason });
+      else expect(r).toMatchObject({ state: 'filtered', reason: 'no-response' });
+    }
+    // Every dropped port: one probe and one retransmission; answering ports once, except the ping port.
+    for (const p of ports1000) if (answering[p] === undefined) expect(sim.attemptsOf(p)).toBe(2);
+    for (const p of [80, 443, 21, 22, 25, 110]) expect(sim.attemptsOf(p)).toBe(1); // 80 answered with ICMP: never a ping port
+    const pings = sim.attemptsOf(23) - 1;
+    expect(pings).toBeGreaterThanOrEqual(1);
+    expect(pings).toBeLessThanOrEqual(4); // one per 1.25 s of silence at most
+    // Replies alone leave the window at 10 + 7 (~117 rounds for 1993 probes). The first ping's reply
+    // (cc_scale ~20, × 3) takes it to ssthresh 75; nmap -d4 shows the same jump on the same kind of host.
+    expect(Math.max(...sim.calls.map((c) => c.inFlight))).toBeGreaterThanOrEqual(70);
+    const timeoutMs = sim.calls.at(-1)!.timeoutMs;
+    expect(timeoutMs).toBe(100);
+    expect(elapsedMs / timeoutMs).toBeLessThanOrEqual(45); // ~38 rounds; ~117 without timing pings
+  });
+
+  it('an unanswered timing ping is a drop: the host window collapses to 1', async () => {
+    // Port 23 answers its first probe only: the timing ping to it is lost.
+    const sim = simulate((_ip, port, attempt) => ({ outcome: port === 23 && attempt === 0 ? closed() : port === 22 ? open() : drop }));
+    const ports = Array.from({ length: 200 }, (_, i) => i + 1);
+    const { hosts } = await runSimulated(req({ ports, options: { timing: 4 }, connector: sim.connector, random: () => 0.999999 }));
+    expect(hosts[0]!.results.find((r) => r.port === 23)).toMatchObject({ state: 'closed' });
+    const ping = sim.calls.find((c) => c.port === 23 && c.attempt === 1);
+    expect(ping).toBeDefined();
+    expect(ping!.at).toBeGreaterThan(1250);
+    const lostAt = ping!.at + ping!.timeoutMs;
+    const before = sim.calls.filter((c) => c.at < ping!.at);
+    const after = sim.calls.filter((c) => c.at > lostAt);
+    expect(Math.max(...before.map((c) => c.inFlight))).toBeGreaterThanOrEqual(10);
+    expect(after.length).toBeGreaterThan(0);
+    expect(Math.max(...after.map((c) => c.inFlight))).toBe(1); // cwnd 1, and no reply ever regrows it
+  });
+
+  it('sends no timing pings while replies keep coming', async () => {
+    // Closed ports answer throughout (every 4th port): the host is never silent for 1.25 s.
+    const sim = simulate((_ip, port) => ({ outcome: port % 4 === 0 ? closed() : drop }));
+    await runSimulated(req({ ports: ports1000, options: { timing: 4 }, connector: sim.connector, random: () => 0.999999 }));
+    for (const p of ports1000) expect(sim.attemptsOf(p)).toBe(p % 4 === 0 ? 1 : 2);
   });
 });
 

@@ -13,23 +13,41 @@
  *   yielded, in roughly the order they were taken.
  * - Only drops (no answer) are retransmitted, as far as the adaptive allowance permits; a port whose
  *   probes all went unanswered is filtered/no-response.
+ * - Timing pings, as nmap's `doAnyPings`: the first port of a host that answers open or closed becomes
+ *   its ping port; once the host has been silent for 1.25 s (and was sent 10 probes since the last
+ *   ping) that port is probed again. The ping takes a window slot but decides nothing: its reply counts
+ *   3 times and, like every reply, is scaled by cc_scale (expected / received, at most 50), and a ping
+ *   nobody answers is a drop. This is what keeps a mostly-filtered host fast: timeouts never grow the
+ *   window, and with popular ports first every answer such a host gives comes in the first few
+ *   milliseconds, at cc_scale ~1, so without pings the window stays at 10 + answers for the whole scan
+ *   (19 for the netns benchmark's top-1000: 10.7 s). The first ping's reply, about 250 timeouts later,
+ *   takes it straight to ssthresh 75 (3.7 s); nmap -d4 shows the same jump on the same host.
  *
  * Where this differs from nmap, on purpose:
  * - A self-connect (loopback only) is re-probed at once with the same try number, up to 3 times, and
  *   counts neither as a drop nor as a reply. nmap marks it timed out, so it waits the timeout plus its
  *   1 s rate-limit-detection pause and then counts the retry's answer as a drop (cwnd back to 1): that
  *   is why its full loopback scans take ~2 s instead of ~1 s about half the time. Same final states.
- * - No rate-limit-detection pause before the first retransmission of a new try number, and no timing
- *   pings (connect scans of filtered hosts rarely have a ping port; drops are still detected from
- *   replies to retransmissions).
- * - Hosts are a rolling group (the next address is taken as soon as there is room) rather than fixed
- *   batches.
+ * - No rate-limit-detection pause before the first retransmission of a new try number (drops are still
+ *   detected from replies to retransmissions). On a filtered host nmap sits idle for that second: its
+ *   probes in flight are not even timed out until the pause ends.
+ * - Timing pings go to the host's own ping port only; nmap also pings a finished host of the group
+ *   ("global" pings) when no host in flight has a ping port. Hosts are a rolling group here (the next
+ *   address is taken as soon as there is room) rather than fixed batches, and finished hosts are gone.
+ * - Popular ports go to the front in the order of nmap's list; nmap's `random_port_cheat` keeps them
+ *   in their shuffled order, so on a host like the benchmark's some of its few answers may come after
+ *   the first timeouts, at cc_scale > 1, by luck. Timing pings make that luck irrelevant.
+ * - A probe's timeout is the host's estimate when it is sent; nmap re-checks probes in flight against
+ *   the current estimate. It matters mostly for the first window, sent with the initial timeout (500
+ *   ms at T4) before any RTT sample, where nmap usually has one from host discovery. The group window
+ *   also applies when a single host is left (nmap then uses the host's alone); both see the same
+ *   replies and the group's drops only halve it, so it is rarely the tighter one.
  */
 import net from 'node:net';
 import type { PortReason, PortResult, PortState } from '../shared/model.js';
 import { selectConnector, type Connector, type ProbeOutcome } from './connect.js';
 import { FdBudget, defaultFdBudget } from './fd-budget.js';
-import { CongestionWindow, RttEstimator, SendDelay, allowedTryno, resolveTiming, type ScanTiming } from './timing.js';
+import { CongestionWindow, RttEstimator, SendDelay, allowedTryno, resolveTiming, timingPingDue, type ScanTiming, type TimingPingState } from './timing.js';
 import type { HostScanResult, PortScanRequest, ScanProgressEvent } from './types.js';
 
 export type { Connector, ProbeOutcome } from './connect.js';
@@ -102,7 +120,7 @@ const CODE_NO_RESPONSE = 3;
 /** Try numbers are packed with the port index in one retry-queue number. */
 const TRY_BITS = 256;
 
-class Host {
+class Host implements TimingPingState {
   readonly states: Uint8Array;
   readonly rtts: Float32Array;
   readonly tries: Uint8Array;
@@ -120,9 +138,15 @@ class Host {
   active = 0;
   decided = 0;
   maxSuccessfulTry = 0;
+  /** Port probes sent, retransmissions included, timing pings not (nmap `numprobes_sent`). */
   numProbesSent = 0;
-  /** An open or closed port answered (nmap's "ping probe" exists). */
-  gotReply = false;
+  /** Index of the first port that answered open or closed: the timing-ping port (-1: none yet). */
+  pingIdx = -1;
+  /** Last reply of any kind (nmap `lastrcvd`), and the last timing ping; both start at admission. */
+  lastReplyAt: number;
+  lastPingAt: number;
+  /** `numProbesSent` when the last timing ping went out. */
+  probesSentAtLastPing = 0;
   lastProbeSentAt = Number.NEGATIVE_INFINITY;
   selfConnects: Map<number, number> | undefined;
   inSendable = false;
@@ -130,9 +154,11 @@ class Host {
   readonly ip: string;
   readonly seq: number;
 
-  constructor(ip: string, seq: number, portCount: number, timing: ScanTiming) {
+  constructor(ip: string, seq: number, portCount: number, timing: ScanTiming, now: number) {
     this.ip = ip;
     this.seq = seq;
+    this.lastReplyAt = now;
+    this.lastPingAt = now;
     this.states = new Uint8Array(portCount);
     this.rtts = new Float32Array(portCount);
     this.tries = new Uint8Array(portCount);
@@ -140,6 +166,11 @@ class Host {
     this.rtt = new RttEstimator(timing);
     this.cwnd = new CongestionWindow(timing, timing.hostInitialCwnd);
     this.delay = new SendDelay(timing);
+  }
+
+  /** Whether a port answered open or closed (nmap: the host has a ping probe). */
+  get hasPingPort(): boolean {
+    return this.pingIdx >= 0;
   }
 
   hasWork(portCount: number): boolean {
@@ -230,7 +261,7 @@ class Engine {
 
   /** Effective window of a host (nmap `getTiming`): its own once it has answered or sent little. */
   private hostWindow(h: Host): number {
-    if (h.gotReply || h.numProbesSent < 80) return h.cwnd.cwnd;
+    if (h.hasPingPort || h.numProbesSent < 80) return h.cwnd.cwnd;
     if (this.group.numUpdates > 1) return this.group.cwnd;
     return this.timing.hostInitialCwnd;
   }
@@ -269,7 +300,8 @@ class Engine {
             if (delay > 0 && now - h.lastProbeSentAt < delay) {
               earliestDelayed = Math.min(earliestDelayed, h.lastProbeSentAt + delay);
             } else {
-              this.sendNext(h, now);
+              if (timingPingDue(h, now, this.timing.pingIntervalMs)) this.sendPing(h, now);
+              else this.sendNext(h, now);
               sent = true;
               break;
             }
@@ -321,7 +353,7 @@ class Engine {
       this.fail(new TypeError(`not an IP address: ${JSON.stringify(ip)}`));
       return false;
     }
-    const h = new Host(ip, this.hostSeq++, this.ports.length, this.timing);
+    const h = new Host(ip, this.hostSeq++, this.ports.length, this.timing, performance.now());
     this.activeHosts++;
     if (this.ports.length === 0) {
       this.finishHost(h);
@@ -388,7 +420,79 @@ class Engine {
     );
   }
 
+  /**
+   * A timing ping (nmap `sendPingProbe`): a connect probe to the host's ping port that takes a slot in
+   * the windows like any probe but decides nothing; only its fate counts (`onPingOutcome`).
+   */
+  private sendPing(h: Host, now: number): void {
+    h.lastPingAt = now;
+    h.probesSentAtLastPing = h.numProbesSent;
+    h.lastProbeSentAt = now;
+    h.active++;
+    this.inFlight++;
+    this.fd.acquire();
+    let p: Promise<ProbeOutcome>;
+    try {
+      p = this.connector(h.ip, this.ports[h.pingIdx]!, this.probeTimeout(h), this.abort.signal);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (outcome) => {
+        try {
+          this.onPingOutcome(h, now, outcome);
+        } catch (err) {
+          this.fail(err);
+        }
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
   // ---- outcomes ------------------------------------------------------------------------------
+
+  /**
+   * nmap `ultrascan_ping_update` / `markProbeTimedout` for a ping: any answer (even an ICMP error) is
+   * a reply worth `pingMagnifier` replies; no answer is a drop (one decrease per burst, like a reply
+   * to a retransmission). A ping is never retransmitted.
+   */
+  private onPingOutcome(h: Host, sentAt: number, o: ProbeOutcome): void {
+    h.active--;
+    this.inFlight--;
+    this.fd.release();
+    if (this.stopped) return;
+    const now = performance.now();
+    switch (o.kind) {
+      case 'reply':
+        h.rtt.update(o.rttMs);
+        this.groupRtt.update(o.rttMs);
+        h.lastReplyAt = now;
+        this.group.expect();
+        h.cwnd.expect();
+        this.group.ack(this.timing.pingMagnifier);
+        h.cwnd.ack(this.timing.pingMagnifier);
+        h.delay.recordReply(now, false, undefined);
+        break;
+      case 'drop':
+        this.group.expect();
+        h.cwnd.expect();
+        if (h.cwnd.dropApplies(sentAt)) h.cwnd.drop(h.active, now);
+        if (this.group.dropApplies(sentAt)) this.group.dropGroup(this.inFlight, now);
+        h.delay.recordLostPing(now, sentAt);
+        break;
+      case 'fatal':
+        this.fail(new PortScanFatalError(`connect to ${h.ip} port ${this.ports[h.pingIdx]} failed with ${o.code}; bailing scan`, o.code));
+        return;
+      case 'resource':
+        this.fd.exhausted();
+        break;
+      case 'self-connect':
+      case 'aborted':
+        break;
+    }
+    this.maybeFinishHost(h);
+    this.pump();
+  }
 
   private onOutcome(h: Host, idx: number, tryno: number, sentAt: number, prevSentAt: number, o: ProbeOutcome): void {
     h.active--;
@@ -448,7 +552,9 @@ class Engine {
   private onReply(h: Host, idx: number, tryno: number, sentAt: number, prevSentAt: number, state: PortState, reason: PortReason, rttMs: number, now: number): void {
     h.rtt.update(rttMs);
     this.groupRtt.update(rttMs);
-    if (state !== 'filtered') h.gotReply = true;
+    h.lastReplyAt = now;
+    // ICMP errors make poor pings (rate-limited, maybe from a router): only open/closed ports qualify.
+    if (state !== 'filtered' && h.pingIdx < 0) h.pingIdx = idx;
     // ICMP errors (filtered) to retransmissions are often rate-limited: they may speed up, never slow down.
     const adjustTiming = !(state === 'filtered' && tryno > 0);
     if (adjustTiming) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TimingTemplate } from '../shared/model.js';
-import { CongestionWindow, RttEstimator, SendDelay, TIMING_TEMPLATES, allowedTryno, resolveTiming } from './timing.js';
+import { CongestionWindow, RttEstimator, SendDelay, TIMING_TEMPLATES, allowedTryno, resolveTiming, timingPingDue, type TimingPingState } from './timing.js';
 
 describe('timing templates match nmap 7.93', () => {
   it.each([
@@ -45,7 +45,13 @@ describe('resolveTiming', () => {
       boostDropRatio: 0.3,
       boostTrynoThreshold: 3,
       initialBoostMs: 5,
+      pingIntervalMs: 1250,
+      pingMagnifier: 3,
     });
+  });
+
+  it.each([0, 1, 2, 3, 4, 5] as const)('T%i pings after nmap\'s fixed 1.25 s, replies counting 3 times', (level) => {
+    expect(resolveTiming({ timing: level })).toMatchObject({ pingIntervalMs: 1250, pingMagnifier: 3 });
   });
 
   it.each([
@@ -247,6 +253,35 @@ describe('CongestionWindow', () => {
     expect(w.ssthresh).toBe(2);
   });
 
+  // A host whose ports mostly time out (the netns benchmark: 9 answers among the first probes, then
+  // ~2000 timeouts). Replies alone leave the window at 10 + 9; a timing ping's reply counts 3 times
+  // and is scaled by cc_scale. nmap -d4 on the same host showed 31 → 75 on its first ping reply and
+  // 75 → 79 on the second.
+  it.each([
+    // name, timing, replies first, timeouts, then: 'reply' | 'ping', cwnd after
+    ['no timeouts: a ping reply is worth 3 replies', t4, 9, 0, 'ping', 22],
+    ['200 timeouts: a plain reply adds cc_scale 21', t4, 9, 200, 'reply', 40],
+    ['200 timeouts: a ping reply adds 3 × 21, capped at ssthresh 75', t4, 9, 200, 'ping', 75],
+    ['nothing answered but the ping: cc_scale 50 × 3, capped at ssthresh', t4, 0, 500, 'ping', 75],
+  ] as const)('%s', (_name, timing, replies, timeouts, last, cwnd) => {
+    const w = new CongestionWindow(timing, 10);
+    for (let i = 0; i < replies; i++) reply(w);
+    for (let i = 0; i < timeouts; i++) w.expect();
+    w.expect();
+    w.ack(last === 'ping' ? timing.pingMagnifier : 1);
+    expect(w.cwnd).toBeCloseTo(cwnd);
+  });
+
+  it('T4 congestion avoidance at 75 with cc_scale 50: a ping reply adds 2/75 × 50 × 3 = 4', () => {
+    const w = new CongestionWindow(t4, 75);
+    for (let i = 0; i < 1000; i++) w.expect();
+    reply(w);
+    const before = w.cwnd;
+    w.expect();
+    w.ack(t4.pingMagnifier);
+    expect(w.cwnd - before).toBeCloseTo((2 / before) * 50 * 3);
+  });
+
   it('one decrease per burst: only probes sent after the last drop decrease again', () => {
     const w = new CongestionWindow(t3, 10);
     expect(w.dropApplies(0)).toBe(true);
@@ -270,6 +305,30 @@ describe('allowedTryno (adaptive retries)', () => {
     [2, 1, 1],
   ])('max_successful_tryno %i, max retries %i → %i', (mst, maxRetries, allowed) => {
     expect(allowedTryno(mst, maxRetries)).toBe(allowed);
+  });
+});
+
+describe('timingPingDue (nmap doAnyPings)', () => {
+  const base: TimingPingState = { hasPingPort: true, numProbesSent: 300, probesSentAtLastPing: 0, lastReplyAt: 0, lastPingAt: 0 };
+  it.each([
+    // name, state overrides, now, due
+    ['silent for more than 1.25 s since the start', {}, 1251, true],
+    ['not before 1.25 s have passed (strictly more)', {}, 1250, false],
+    ['no port has answered open or closed: nothing to ping', { hasPingPort: false }, 5000, false],
+    ['a reply 1 s ago', { lastReplyAt: 4000 }, 5000, false],
+    ['the last reply 1.3 s ago', { lastReplyAt: 3700 }, 5000, true],
+    ['pinged 1 s ago', { lastPingAt: 4000 }, 5000, false],
+    ['pinged 1.3 s ago', { lastPingAt: 3700 }, 5000, true],
+    ['only 9 probes since the last ping', { numProbesSent: 109, probesSentAtLastPing: 100, lastPingAt: 1000 }, 5000, false],
+    ['10 probes since the last ping', { numProbesSent: 110, probesSentAtLastPing: 100, lastPingAt: 1000 }, 5000, true],
+    ['fewer than 10 probes in all', { numProbesSent: 9 }, 5000, false],
+  ] as const)('%s → %s', (_name, overrides, now, due) => {
+    expect(timingPingDue({ ...base, ...overrides }, now)).toBe(due);
+  });
+
+  it('takes the interval from the caller', () => {
+    expect(timingPingDue(base, 300, 250)).toBe(true);
+    expect(timingPingDue(base, 300, 1250)).toBe(false);
   });
 });
 
@@ -316,6 +375,28 @@ describe('SendDelay (dynamic scan delay)', () => {
     expect(d.delayMs).toBe(5);
     expect(d.droppedSinceChange).toBe(0);
     expect(d.goodSinceChange).toBe(50);
+  });
+
+  it.each([
+    // name, level, pings lost after the last boost, replies, boosted
+    ['11 lost pings and nothing else boost T4', 4, 11, 0, true],
+    ['10 lost pings are not enough', 4, 10, 0, false],
+    ['T4 holds at 40 % lost or less', 4, 11, 17, false],
+  ] as const)('lost timing pings count as drops: %s', (_name, level, lost, good, boosted) => {
+    const d = new SendDelay(resolveTiming({ timing: level }));
+    let changed = false;
+    for (let i = 0; i < good; i++) changed = d.recordReply(10, false, undefined) || changed;
+    for (let i = 0; i < lost; i++) changed = d.recordLostPing(10, 5) || changed;
+    expect(changed).toBe(boosted);
+    expect(d.delayMs).toBe(boosted ? 5 : 0);
+  });
+
+  it('a ping sent before the last boost is not counted when lost', () => {
+    const d = new SendDelay(resolveTiming({ timing: 4 }));
+    d.boost(100);
+    for (let i = 0; i < 20; i++) d.recordLostPing(200, 50);
+    expect(d.droppedSinceChange).toBe(0);
+    expect(d.delayMs).toBe(5);
   });
 
   it.each([

@@ -64,7 +64,18 @@ export interface ScanTiming extends TimingTemplateValues {
   boostTrynoThreshold: number;
   /** First dynamic delay for TCP. */
   initialBoostMs: number;
+  /** A timing ping goes out once a host has been silent this long (`pingtime`). */
+  pingIntervalMs: number;
+  /** A reply to a timing ping counts as this many replies (`ping_magnifier`). */
+  pingMagnifier: number;
 }
+
+/** nmap's `pingtime` (scan_engine.cc, every template): 1.25 s without any reply from a host. */
+export const TIMING_PING_INTERVAL_MS = 1250;
+/** nmap's `ping_magnifier`: "the fact that pings are necessary means we aren't getting much input". */
+export const PING_MAGNIFIER = 3;
+/** Port probes a host must have been sent since its previous timing ping (`lastping_sent_numprobes + 10`). */
+export const PING_MIN_PROBES_BETWEEN = 10;
 
 /**
  * Resolves the effective timing. `timeoutMs` lowers the max RTT timeout (and the initial and minimum
@@ -129,6 +140,8 @@ export function resolveTiming(options: PortScanOptions = {}): ScanTiming {
     boostDropRatio: aggressive ? 0.4 : 0.3,
     boostTrynoThreshold: aggressive ? 4 : 3,
     initialBoostMs: 5,
+    pingIntervalMs: TIMING_PING_INTERVAL_MS,
+    pingMagnifier: PING_MAGNIFIER,
   };
 }
 
@@ -207,7 +220,10 @@ export class CongestionWindow {
     return Math.min(this.numRepliesExpected / this.numRepliesReceived, this.timing.ccScaleMax);
   }
 
-  /** A reply: slow start below ssthresh, congestion avoidance above it. Call `expect()` first. */
+  /**
+   * A reply: slow start below ssthresh, congestion avoidance above it, both scaled by cc_scale and
+   * by `scale` (`pingMagnifier` for a timing ping's reply). Call `expect()` first.
+   */
   ack(scale = 1): void {
     this.numRepliesReceived++;
     if (this.cwnd < this.ssthresh) {
@@ -247,6 +263,32 @@ export function allowedTryno(maxSuccessfulTry: number, maxRetries: number): numb
   return Math.min(Math.max(1, maxSuccessfulTry + 1), maxRetries);
 }
 
+/** What `timingPingDue` looks at for one host. Times in ms on the caller's monotonic clock. */
+export interface TimingPingState {
+  /** The host answered a port probe open or closed: that port is its timing-ping port. */
+  hasPingPort: boolean;
+  /** Port probes sent to the host so far (retransmissions included, pings not). */
+  numProbesSent: number;
+  /** `numProbesSent` when the previous ping went out (0 before the first). */
+  probesSentAtLastPing: number;
+  /** Last reply of any kind from the host (port probe or ping); the host's start before the first. */
+  lastReplyAt: number;
+  /** Previous ping; the host's start before the first. */
+  lastPingAt: number;
+}
+
+/**
+ * Whether a host is due a timing ping (nmap `doAnyPings`): it has a port known to answer, has been
+ * silent for longer than the ping interval, was last pinged longer ago than that, and has been sent
+ * at least 10 port probes since. On a host whose ports mostly time out, replies are what grow the
+ * congestion window, so without pings the window stays where the first answers left it; a ping's
+ * reply counts `pingMagnifier` times, scaled by cc_scale (see `CongestionWindow.ack`), and an
+ * unanswered ping is a drop.
+ */
+export function timingPingDue(s: TimingPingState, now: number, intervalMs: number = TIMING_PING_INTERVAL_MS): boolean {
+  return s.hasPingPort && now - s.lastReplyAt > intervalMs && now - s.lastPingAt > intervalMs && s.numProbesSent >= s.probesSentAtLastPing + PING_MIN_PROBES_BETWEEN;
+}
+
 /** Dynamic per-host send delay (`send_delay_nfo`, `boostScanDelay`). */
 export class SendDelay {
   delayMs: number;
@@ -268,6 +310,20 @@ export class SendDelay {
   recordReply(now: number, retransmitted: boolean, previousSentAt: number | undefined): boolean {
     if (retransmitted && previousSentAt !== undefined && previousSentAt > this.lastBoostAt) this.droppedSinceChange++;
     else this.goodSinceChange++;
+    return this.boostOnDropRatio(now);
+  }
+
+  /**
+   * Records a timing ping that got no answer: a drop when it was sent after the last boost. Returns
+   * true when the delay was boosted.
+   */
+  recordLostPing(now: number, sentAt: number): boolean {
+    if (sentAt > this.lastBoostAt) this.droppedSinceChange++;
+    return this.boostOnDropRatio(now);
+  }
+
+  /** More than 10 drops since the last change, at a ratio above the template's: boost. */
+  private boostOnDropRatio(now: number): boolean {
     const bad = this.droppedSinceChange;
     const good = this.goodSinceChange;
     if (bad > 10 && bad / (bad + good) > this.timing.boostDropRatio) return this.boost(now);
