@@ -154,6 +154,15 @@ describe.each(connectors)('%s', (name, connector) => {
     for (const o of outcomes) expect(o).toEqual({ kind: 'aborted' });
   });
 
+  run('does not take a reply that arrived while the event loop was blocked for a drop', async () => {
+    const probe = c('127.0.0.1', openPort, 20);
+    // Block this thread well past the timeout: the kernel completes the connect meanwhile, and when
+    // the loop resumes the expired timer runs before the pending I/O.
+    const until = performance.now() + 200;
+    while (performance.now() < until);
+    expect(await probe).toMatchObject({ kind: 'reply', state: 'open', reason: 'syn-ack' });
+  });
+
   run('does not start a probe on an aborted signal', async () => {
     expect(await c('127.0.0.1', openPort, 1000, AbortSignal.abort())).toEqual({ kind: 'aborted' });
   });

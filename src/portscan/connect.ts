@@ -12,6 +12,11 @@
  *   like nmap. It is used by default when the binding is present and has the expected shape; anything
  *   unexpected (a future Node without it, `--pending-deprecation`) falls back to `net.Socket`.
  * Both close connected sockets with RST (SO_LINGER 0), like nmap, so nothing lingers in TIME_WAIT.
+ *
+ * A timeout is only declared from `setImmediate`, after the event loop has polled for I/O: when the
+ * loop was blocked (a busy store, a large JSON response), expired timers run before pending I/O, and
+ * a reply that arrived during the stall would otherwise be taken for a drop, making an open port look
+ * filtered.
  */
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -138,7 +143,7 @@ export const socketConnector: Connector = (ip, port, timeoutMs, signal) =>
       else finish({ kind: 'reply', state: 'open', reason: 'syn-ack', rttMs }, true);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => finish(classifyError(err.code, performance.now() - started), false));
-    timer = setTimeout(() => finish({ kind: 'drop' }, false), timeoutMs);
+    timer = setTimeout(() => setImmediate(() => finish({ kind: 'drop' }, false)), timeoutMs);
     if (signal !== undefined) unregister = onAbort(signal, () => finish({ kind: 'aborted' }, false));
     socket.connect({ port, host: ip, family: net.isIPv6(ip) ? 6 : 4 });
   });
@@ -244,7 +249,7 @@ function makeHandleConnector(b: TcpWrapBinding): Connector {
         finish(classifyError(errorName(err), performance.now() - started), false);
         return;
       }
-      timer = setTimeout(() => finish({ kind: 'drop' }, false), timeoutMs);
+      timer = setTimeout(() => setImmediate(() => finish({ kind: 'drop' }, false)), timeoutMs);
       if (signal !== undefined) unregister = onAbort(signal, () => finish({ kind: 'aborted' }, false));
     });
 }
@@ -301,7 +306,7 @@ function start(id, ip, port, timeoutMs) {
   probes.set(id, p);
   const err = isIPv6(ip) ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
   if (err !== 0) { settle(id, p, err, performance.now() - started, 0, false); return; }
-  p.timer = setTimeout(() => { if (probes.get(id) === p) { probes.delete(id); handle.close(); report(id, TIMEOUT, -1, 0); } }, timeoutMs);
+  p.timer = setTimeout(() => setImmediate(() => { if (probes.get(id) === p) { probes.delete(id); handle.close(); report(id, TIMEOUT, -1, 0); } }), timeoutMs);
 }
 parentPort.on('message', (msg) => {
   if (msg.cancel !== undefined) {
