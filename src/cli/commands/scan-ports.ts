@@ -1,8 +1,6 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import cliProgress from 'cli-progress';
 import { loadConfig } from '../../config/index.js';
 import { selectConnector } from '../../portscan/connect.js';
-import { detectService } from '../../portscan/detect/index.js';
 import { parsePortSpec } from '../../portscan/ports.js';
 import { loadPortLists } from '../../portscan/port-lists.js';
 import { scanHosts, serviceDetection } from '../../portscan/run.js';
@@ -77,7 +75,17 @@ Examples:
       };
 
       const total = plan.addressCount * ports.length;
-      const bar = io.stderr.isTTY && !opts.json ? new cliProgress.SingleBar({ stream: io.stderr, format: 'scanning [{bar}] {percentage}% | {value}/{total} probes | {open} open | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      // Loaded only when used: start-up time counts in every short scan.
+      const bar =
+        io.stderr.isTTY && !opts.json
+          ? await import('cli-progress').then(
+              ({ default: cliProgress }) =>
+                new cliProgress.SingleBar(
+                  { stream: io.stderr, format: 'scanning [{bar}] {percentage}% | {value}/{total} probes | {open} open | ETA {eta_formatted}', hideCursor: true },
+                  cliProgress.Presets.shades_classic,
+                ),
+            )
+          : undefined;
       bar?.start(total, 0, { open: 0 });
       const abort = new AbortController();
       const onSignal = (): void => abort.abort(new Error('interrupted'));
@@ -96,7 +104,9 @@ Examples:
           portLists,
           connector: selectConnector(config.portscan.connector),
           onProgress: (e) => bar?.update(e.done, { open: e.open }),
-          ...(opts.serviceDetection ? { services: serviceDetection(deps.detectService ?? detectService, bannerTimeoutMs, (ip) => plan.hostnames[ip] ?? []) } : {}),
+          ...(opts.serviceDetection
+            ? { services: serviceDetection(deps.detectService ?? (await import('../../portscan/detect/index.js')).detectService, bannerTimeoutMs, (ip) => plan.hostnames[ip] ?? []) }
+            : {}),
         })) {
           const { summary } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
           totals.open += summary.counts.open;
