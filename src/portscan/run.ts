@@ -62,12 +62,16 @@ export async function* scanHosts(run: HostScanRun): AsyncGenerator<HostScanResul
       open.map((r) =>
         limit(async () => {
           run.signal?.throwIfAborted();
-          r.service = await settings.detect(host.ip, r.port, {
+          const found = await settings.detect(host.ip, r.port, {
             bannerTimeoutMs: settings.bannerTimeoutMs,
             timeoutMs: settings.timeoutMs,
             ...(hostname !== undefined ? { hostname } : {}),
             ...(run.signal !== undefined ? { signal: run.signal } : {}),
           });
+          // Probed but not recognised: the port's usual service is still the best guess, marked as a
+          // guess (`method: table`), as nmap prints `mqtt?`. Anything the probe saw (a banner) is kept.
+          const guess = found.name === 'unknown' ? serviceForPort(run.portLists, r.port) : undefined;
+          r.service = guess === undefined ? found : { ...found, name: guess, method: 'table' };
         }),
       ),
     );
