@@ -24,8 +24,12 @@ try {
   const report = JSON.parse(readFileSync(outFile, 'utf8'));
   passed = report.numPassedTests ?? 0;
   failed = (report.numFailedTests ?? 0) + (report.numRuntimeErrorTests ?? 0);
-  // A file that fails to load has no tests to count; count it as a failure so it cannot pass silently.
-  for (const file of report.testResults ?? []) if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) failed++;
+  // A file that fails to load, or whose beforeAll/afterAll fails, has no failed test to count (its
+  // tests show as skipped): count the file as a failure so it cannot pass silently.
+  for (const file of report.testResults ?? []) {
+    const failedTests = (file.assertionResults ?? []).filter((a) => a.status === 'failed').length;
+    if (file.status === 'failed' && failedTests === 0) failed++;
+  }
 } catch (err) {
   console.error(`could not read the test report ${outFile}: ${err.message}`);
   failed = Math.max(failed, 1);
