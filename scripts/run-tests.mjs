@@ -29,6 +29,8 @@ try {
   for (const file of report.testResults ?? []) {
     const failedTests = (file.assertionResults ?? []).filter((a) => a.status === 'failed').length;
     if (file.status === 'failed' && failedTests === 0) failed++;
+    // Tests left pending never ran: their worker process died (a crash is not a pass).
+    failed += (file.assertionResults ?? []).filter((a) => a.status === 'pending').length;
   }
 } catch (err) {
   console.error(`could not read the test report ${outFile}: ${err.message}`);
