@@ -1,8 +1,8 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServeProcess, apiJson, assertBuilt, cleanupCli, quietPortRange, sleep, startServe, startServeOnFreePort, tempDir, waitForScanDone } from '../testing/cli.js';
 import { listen, type TestListener } from '../testing/listeners.js';
+import { openSqlite, resolveSqliteDriver } from '../store/sqlite.js';
 
 // Crash and restart of `portcullis serve` through the real binary: a scan that is running when the
 // process is killed with SIGKILL runs again after a restart on the same data dir, once its job lease
@@ -148,12 +148,23 @@ describe('portcullis serve: a running scan survives SIGKILL and a restart', () =
   }, 240_000);
 });
 
-function withDb<T>(dataDir: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(path.join(dataDir, 'portcullis.sqlite'), { readonly: true, fileMustExist: true });
+interface ReadOnlyDb {
+  prepare(sql: string): { get(...parameters: unknown[]): unknown; all(...parameters: unknown[]): unknown[] };
+}
+
+/** Reads the server's SQLite file directly, with the binding the product itself uses on this Node. */
+function withDb<T>(dataDir: string, fn: (db: ReadOnlyDb) => T): T {
+  const conn = openSqlite(path.join(dataDir, 'portcullis.sqlite'), { readOnly: true, driver: resolveSqliteDriver() });
+  const db: ReadOnlyDb = {
+    prepare: (sql) => {
+      const statement = conn.database.prepare(sql);
+      return { all: (...parameters) => statement.all(parameters), get: (...parameters) => statement.all(parameters)[0] };
+    },
+  };
   try {
     return fn(db);
   } finally {
-    db.close();
+    conn.database.close();
   }
 }
 

@@ -17,6 +17,7 @@ const ConfigFileSchema = Type.Object(
     ),
     dataDir: Type.Optional(Type.String()),
     databaseUrl: Type.Optional(Type.String()),
+    sqliteDriver: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('better-sqlite3'), Type.Literal('node:sqlite')])),
     logLevel: Type.Optional(Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')])),
     worker: Type.Optional(
       Type.Object(

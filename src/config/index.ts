@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConnectorKind } from '../portscan/connect.js';
+import type { SqliteDriverChoice } from '../store/sqlite.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { ConfigFile } from './file.js';
 
@@ -18,6 +19,8 @@ export interface Config {
   dataDir: string;
   /** `postgres://…` switches the store to PostgreSQL; undefined means SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** SQLite binding: `auto` (better-sqlite3 on Node 20/22, node:sqlite on Node ≥ 24), or one of them. */
+  sqliteDriver: SqliteDriverChoice;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /**
    * concurrency: jobs run at once by this process. leaseMs: how long a running job stays claimed
@@ -44,6 +47,7 @@ export const DEFAULT_CONFIG: Config = {
   server: { host: '0.0.0.0', port: 4545 },
   dataDir: './data',
   databaseUrl: undefined,
+  sqliteDriver: 'auto',
   logLevel: 'info',
   worker: { concurrency: 2, leaseMs: 30000 },
   scope: { allow: [], deny: [], maxAddressesPerScan: 65536 },
@@ -65,6 +69,7 @@ export const ENV_VARS = {
   PORTCULLIS_PORT: 'server.port',
   PORTCULLIS_DATA_DIR: 'dataDir',
   DATABASE_URL: 'databaseUrl',
+  PORTCULLIS_SQLITE_DRIVER: 'sqliteDriver (auto, better-sqlite3 or node:sqlite)',
   PORTCULLIS_LOG_LEVEL: 'logLevel',
   PORTCULLIS_WORKER_CONCURRENCY: 'worker.concurrency',
   PORTCULLIS_JOB_LEASE_MS: 'worker.leaseMs',
@@ -100,6 +105,15 @@ function listFromEnv(env: Env, name: string): string[] | undefined {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+function sqliteDriverFromEnv(env: Env): SqliteDriverChoice | undefined {
+  const raw = env.PORTCULLIS_SQLITE_DRIVER;
+  if (raw === undefined || raw === '') return undefined;
+  if (raw !== 'auto' && raw !== 'better-sqlite3' && raw !== 'node:sqlite') {
+    throw invalid(`PORTCULLIS_SQLITE_DRIVER must be auto, better-sqlite3 or node:sqlite; got "${raw}"`, 'PORTCULLIS_SQLITE_DRIVER', raw);
+  }
+  return raw;
 }
 
 function connectorFromEnv(env: Env): ConnectorKind | undefined {
@@ -141,6 +155,7 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
     },
     dataDir: overrides.dataDir ?? env.PORTCULLIS_DATA_DIR ?? fromFile(file.dataDir) ?? d.dataDir,
     databaseUrl: databaseUrl === '' ? undefined : databaseUrl,
+    sqliteDriver: overrides.sqliteDriver ?? sqliteDriverFromEnv(env) ?? file.sqliteDriver ?? d.sqliteDriver,
     logLevel: (overrides.logLevel ?? (logLevel as Config['logLevel'] | undefined) ?? file.logLevel ?? d.logLevel),
     worker: {
       concurrency: overrides.worker?.concurrency ?? intFromEnv(env, 'PORTCULLIS_WORKER_CONCURRENCY', 1, 64) ?? file.worker?.concurrency ?? d.worker.concurrency,

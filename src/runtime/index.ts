@@ -59,7 +59,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const policy = createScopePolicy({ allow: config.scope.allow, deny: config.scope.deny });
   const resolver = options.resolver ?? createResolver(config.dns);
   const portLists = loadPortLists(config.portscan.portListFile);
-  const handle = options.database ?? openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const handle = options.database ?? openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteDriver: config.sqliteDriver });
   try {
     if (handle.dialect === 'sqlite') {
       const { applied } = await migrateToLatest(handle);

@@ -2,6 +2,7 @@
  * Parses one scan target as a user types it: an IP, a CIDR block, a dash range or a hostname. Pure.
  */
 import { domainToASCII } from 'node:url';
+import { decodePunycode } from './punycode.js';
 import { PortcullisError } from '../shared/errors.js';
 import {
   IPV4_MAX,
@@ -219,8 +220,11 @@ function parseHostname(input: string, text: string, converted = false): ParsedTa
   if (/^[0-9-]+$/.test(tld)) {
     fail('it is neither an IP address nor a host name (nmap octet ranges like 10.0.0-3.1-254 are not supported)');
   }
-  if (labels.some((l) => l.startsWith('xn--')) && domainToASCII(name) === '') {
-    fail('the host name contains an invalid punycode (xn--) label');
+  for (const label of labels) {
+    if (!label.startsWith('xn--')) continue;
+    // Valid only if it decodes and the decoded name encodes back to the same label (IDNA rules).
+    const decoded = decodePunycode(label.slice(4));
+    if (decoded === undefined || domainToASCII(decoded) !== label) fail(`the host name label "${label}" is not valid punycode`);
   }
   return { input, kind: 'hostname', hostname: name };
 }

@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { PortcullisError } from '../shared/errors.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { type SqliteConnection, type SqliteDriverChoice, openSqlite, resolveSqliteDriver } from './sqlite.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -31,6 +31,8 @@ export interface DatabaseOptions {
   sqliteFile?: string;
   /** Open an existing SQLite file read-only, creating nothing (for checks). */
   readOnly?: boolean;
+  /** SQLite binding; `auto` picks the safe one for this Node version (see sqlite.ts). */
+  sqliteDriver?: SqliteDriverChoice;
 }
 
 // pg returns int8/bigint as strings; every bigint we store (counts, progress) fits a JS number.
@@ -68,21 +70,20 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
       }
     }
   }
-  let sqlite: SqliteDatabase.Database;
+  if (options.readOnly && file !== ':memory:' && !existsSync(location)) {
+    throw new PortcullisError('store.unavailable', `no SQLite database at ${location}`, { value: location });
+  }
+  let sqlite: SqliteConnection;
   try {
-    sqlite = new SqliteDatabase(location, options.readOnly ? { readonly: true, fileMustExist: true } : {});
+    sqlite = openSqlite(location, { readOnly: options.readOnly === true, driver: resolveSqliteDriver(options.sqliteDriver) });
   } catch (err) {
     throw new PortcullisError('store.unavailable', `cannot open the SQLite database ${location}: ${(err as Error).message}`, { value: location });
   }
-  if (!options.readOnly) {
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
-  }
-  sqlite.pragma('foreign_keys = ON');
+  if (!options.readOnly) sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
   // Several processes (serve, a CLI, a second worker) may share the file; wait instead of failing.
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.exec('PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   return {
-    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite.database }) }),
     dialect: 'sqlite',
     location,
   };

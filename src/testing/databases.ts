@@ -4,9 +4,12 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase } from '../store/db.js';
+import type { SqliteDriverChoice } from '../store/sqlite.js';
 
 /** The PostgreSQL every test suite also runs against (CI starts it; see .ci/run). */
 export const TEST_PG_URL = process.env.PORTCULLIS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** SQLite binding under test: the one this Node version uses unless PORTCULLIS_SQLITE_DRIVER says. */
+const TEST_SQLITE_DRIVER = (process.env.PORTCULLIS_SQLITE_DRIVER ?? 'auto') as SqliteDriverChoice;
 
 export interface TestDatabase extends DatabaseHandle {
   /** Opens the same database again (a "restart"). */
@@ -27,7 +30,7 @@ export async function openTestDatabase(dialect: Dialect): Promise<TestDatabase> 
 
 async function openSqlite(): Promise<TestDatabase> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-test-'));
-  const open = (): DatabaseHandle => openDatabase({ dataDir });
+  const open = (): DatabaseHandle => openDatabase({ dataDir, sqliteDriver: TEST_SQLITE_DRIVER });
   const handle = open();
   await migrateToLatest(handle);
   return track(handle, open, async () => rmSync(dataDir, { recursive: true, force: true }));

@@ -16,7 +16,7 @@ export function migrateCommand(io: CliIo) {
         // A check creates nothing: no data directory, no empty database file.
         throw new CliExit(EXIT_FAILED, `no database in ${path.resolve(config.dataDir)} yet; every migration is pending (run \`portcullis migrate\` or start the service)`);
       }
-      const handle = openDatabase({ dataDir: config.dataDir, databaseUrl, readOnly: opts.check === true });
+      const handle = openDatabase({ dataDir: config.dataDir, databaseUrl, readOnly: opts.check === true, sqliteDriver: config.sqliteDriver });
       try {
         if (opts.check) {
           const pending = await pendingMigrations(handle);
