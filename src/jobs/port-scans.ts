@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../shared/ids.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/index.js';
@@ -60,7 +60,7 @@ export async function submitPortScan(deps: SubmitDeps, request: PortScanSubmissi
       maxAddresses: deps.config.scope.maxAddressesPerScan,
     });
     const record = await deps.store.portScans.create({
-      id: randomUUID(),
+      id: timeOrderedId(),
       targets: request.targets,
       exclude: request.exclude ?? [],
       ports: portSpec,

@@ -181,7 +181,8 @@ describe('comparePortScans', () => {
   });
 
   it('a port scanned but neither listed nor covered by extraPorts is unknown', () => {
-    const a = side('a', '1-10', { '10.0.0.1': { rest: 'closed' } });
+    // One open port keeps a's closed ports listed (10 is under the threshold and the host has an open port).
+    const a = side('a', '1-10', { '10.0.0.1': { rest: 'closed', ports: { 3: 'open' } } });
     const b: ScanSide = {
       id: 'b',
       createdAt: 'b',
@@ -194,7 +195,7 @@ describe('comparePortScans', () => {
     // 5 is listed in b (open) and in a (closed, listed because 10 ports is under the threshold).
     expect(diff.hosts[0]?.newlyClosed).toEqual([{ port: 5, from: 'open', to: 'closed' }]);
     expect(diff.hosts[0]?.stateChanges.map((c) => [c.port, c.from, c.to])).toEqual(
-      [1, 2, 3, 4, 6, 7, 8, 9, 10].map((p) => [p, 'unknown', 'closed']),
+      [1, 2, 3, 4, 6, 7, 8, 9, 10].map((p) => [p, 'unknown', p === 3 ? 'open' : 'closed']),
     );
   });
 

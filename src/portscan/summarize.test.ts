@@ -36,6 +36,8 @@ describe('summarizeHost', () => {
     { name: 'all open ports are always listed', open: 100, closed: 0, filtered: 0, listed: 100 },
     { name: 'a full scan of a firewalled host stores a few rows', open: 3, closed: 2, filtered: 65530, extra: { state: 'filtered', count: 65530 }, listed: 5 },
     { name: 'nothing scanned', open: 0, closed: 0, filtered: 0, listed: 0 },
+    { name: 'a host with no open port is summarised even below the threshold (sweeps store one row per host)', open: 0, closed: 10, filtered: 0, extra: { state: 'closed', count: 10 }, listed: 0 },
+    { name: 'a silent host with no open port keeps its few closed ports listed', open: 0, closed: 2, filtered: 8, extra: { state: 'filtered', count: 8 }, listed: 2 },
   ])('$name', ({ open, closed, filtered, extra, listed }) => {
     const results = [...ports('filtered', filtered, 10000), ...ports('open', open, 1), ...ports('closed', closed, 5000)];
     const { summary, listed: rows } = host(results);
