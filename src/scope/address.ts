@@ -16,9 +16,6 @@ export interface IpAddress {
 
 export const IPV4_MAX = (1n << 32n) - 1n;
 export const IPV6_MAX = (1n << 128n) - 1n;
-/** ::ffff:0:0/96, the IPv4-mapped IPv6 block. */
-export const IPV4_MAPPED_PREFIX = 0xffffn << 32n;
-
 export function familyBits(family: AddressFamily): bigint {
   return family === 4 ? 32n : 128n;
 }

@@ -1,7 +1,7 @@
 /** Public surface of the scope domain: targets, address ranges, resolution, the scope policy and plans. */
 export type { AddressFamily, AddressRange, Denial, ParsedTarget, Resolver, SerializedPlan, TargetKind, TargetPlan } from './types.js';
 export type { IpAddress } from './address.js';
-export { canonicalIp, describeTarget, formatIp, formatRange, normalizeHostname, parseIp, parseTarget } from './targets.js';
+export { canonicalIp, formatIp, formatRange, normalizeHostname, parseIp, parseTarget } from './targets.js';
 export {
   countAddresses,
   coveredBy,

@@ -242,8 +242,3 @@ export function normalizeHostname(text: string): string | undefined {
     throw err;
   }
 }
-
-/** The canonical form of a parsed IP/CIDR/range target, or the host name. */
-export function describeTarget(target: ParsedTarget): string {
-  return target.range !== undefined ? formatRange(target.range) : (target.hostname ?? target.input);
-}
