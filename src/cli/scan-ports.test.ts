@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { staticResolver } from '../scope/resolver.js';
+import { staticResolver } from '../scope/index.js';
 import { assertBuilt, captureIo, cleanupCli, runBin, tempDir } from '../testing/cli.js';
 import { closedPort, listen, type TestListener } from '../testing/listeners.js';
 import { runCli } from './program.js';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServeProcess, apiJson, assertBuilt, cleanupCli, quietPortRange, sleep, startServe, startServeOnFreePort, tempDir, waitForScanDone } from '../testing/cli.js';
 import { listen, type TestListener } from '../testing/listeners.js';
-import { openSqlite, resolveSqliteDriver } from '../store/sqlite.js';
+import { openSqlite, resolveSqliteDriver } from '../store/index.js';
 
 // Crash and restart of `portcullis serve` through the real binary: a scan that is running when the
 // process is killed with SIGKILL runs again after a restart on the same data dir, once its job lease

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ConnectorKind } from '../portscan/connect.js';
-import type { SqliteDriverChoice } from '../store/sqlite.js';
+import type { ConnectorKind } from '../portscan/index.js';
+import type { SqliteDriverChoice } from '../store/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { ConfigFile } from './file.js';
 

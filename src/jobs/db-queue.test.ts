@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DatabaseHandle, Dialect } from '../store/db.js';
+import type { DatabaseHandle, Dialect } from '../store/index.js';
 import { TEST_DIALECTS, TEST_PG_URL, type TestDatabase, openTestDatabase } from '../testing/databases.js';
 import { DatabaseQueue, type DatabaseQueueOptions, type QueueLogger } from './db-queue.js';
 import { queueContract } from './queue.contract.js';

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable, Updateable } from 'kysely';
-import type { DatabaseHandle } from '../store/db.js';
-import type { JobsTable } from '../store/schema.js';
+import type { DatabaseHandle, JobsTable } from '../store/index.js';
 import {
   type BackoffOptions,
   DEFAULT_ATTEMPTS,

@@ -11,3 +11,11 @@ export type {
 } from './queue.js';
 export { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, UnrecoverableError, backoffDelay } from './queue.js';
 export { DatabaseQueue, type DatabaseQueueOptions, type QueueLogger } from './db-queue.js';
+export {
+  PORT_SCAN_JOB,
+  type PortScanJobPayload,
+  type PortScanSubmission,
+  createPortScanHandler,
+  portScanJobId,
+  submitPortScan,
+} from './port-scans.js';

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { PORT_SCAN_JOB, portScanJobId } from '../jobs/port-scans.js';
+import { PORT_SCAN_JOB, portScanJobId } from '../jobs/index.js';
 import type { Runtime } from '../runtime/index.js';
 
 export interface Scheduler {

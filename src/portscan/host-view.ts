@@ -1,5 +1,5 @@
 import type { PortState, ServiceInfo } from '../shared/model.js';
-import type { HostHistoryEntry } from '../store/types.js';
+import type { HostHistoryEntry } from '../store/index.js';
 import { PortSet } from './ports.js';
 
 export type ObservedState = PortState | 'unknown';

@@ -1,17 +1,15 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { DatabaseQueue } from '../jobs/db-queue.js';
-import { PORT_SCAN_JOB, createPortScanHandler } from '../jobs/port-scans.js';
-import type { JobQueue, Worker } from '../jobs/queue.js';
+import { createPortScanHandler, DatabaseQueue, PORT_SCAN_JOB } from '../jobs/index.js';
+import type { JobQueue, Worker } from '../jobs/index.js';
 import { type Metrics, createMetrics } from '../metrics/index.js';
 import { detectService } from '../portscan/detect/index.js';
-import { loadPortLists } from '../portscan/port-lists.js';
-import type { PortLists, ServiceDetector } from '../portscan/types.js';
-import { createScopePolicy, type ScopePolicy } from '../scope/policy.js';
-import { createResolver } from '../scope/resolver.js';
-import type { Resolver } from '../scope/types.js';
+import { loadPortLists } from '../portscan/index.js';
+import type { PortLists, ServiceDetector } from '../portscan/index.js';
+import { createResolver, createScopePolicy, type ScopePolicy } from '../scope/index.js';
+import type { Resolver } from '../scope/index.js';
 import { PortcullisError } from '../shared/errors.js';
-import { type DatabaseHandle, migrateToLatest, openDatabase, pendingMigrations } from '../store/db.js';
+import { type DatabaseHandle, migrateToLatest, openDatabase, pendingMigrations } from '../store/index.js';
 import { type Store, createStore } from '../store/index.js';
 
 /** Everything a process needs, built once from the config and passed down. */

@@ -41,3 +41,5 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
   }
   return createStore(handle);
 }
+export { type SqliteDriver, type SqliteDriverChoice, openSqlite, resolveSqliteDriver } from './sqlite.js';
+export type { JobsTable } from './schema.js';

@@ -12,7 +12,7 @@ import type {
   ScanStatus,
   ServiceInfo,
 } from '../shared/model.js';
-import type { SerializedPlan } from '../scope/types.js';
+import type { SerializedPlan } from '../scope/index.js';
 import type { DatabaseHandle } from './db.js';
 import type { Database, PortResultsTable, PortScansTable, ScanHostsTable } from './schema.js';
 import type { HostEntry, NewPortScan, PortScanFilter, PortScanRecord, PortScanRepository, PortScanTotals, ScanOutcome } from './types.js';

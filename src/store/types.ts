@@ -1,5 +1,5 @@
 import type { HostSummary, PortResult, PortScanOptions, ScanProgress, ScanStats, ScanStatus } from '../shared/model.js';
-import type { SerializedPlan } from '../scope/types.js';
+import type { SerializedPlan } from '../scope/index.js';
 
 export interface PortScanRecord {
   id: string;

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase } from '../store/db.js';
-import type { SqliteDriverChoice } from '../store/sqlite.js';
+import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase } from '../store/index.js';
+import type { SqliteDriverChoice } from '../store/index.js';
 
 /** The PostgreSQL every test suite also runs against (CI starts it; see .ci/run). */
 export const TEST_PG_URL = process.env.PORTCULLIS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -8,7 +8,7 @@
  *     database handle, prints `CLOSED`, and must then exit on its own: proof that no queue timer keeps
  *     the process alive after close (SQLite holds no event-loop handles of its own).
  */
-import { openDatabase } from '../../store/db.js';
+import { openDatabase } from '../../store/index.js';
 import { DatabaseQueue } from '../db-queue.js';
 import { STEP_JOB, type StepJobPayload, stepJobHandler } from './step-job.js';
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import Type from 'typebox';
 import type { Runtime } from '../../runtime/index.js';
-import { pendingMigrations } from '../../store/db.js';
+import { pendingMigrations } from '../../store/index.js';
 import { problemResponse } from '../schemas.js';
 import { sendProblem } from '../problem.js';
 

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { buildHostView } from '../../portscan/host-view.js';
+import { buildHostView } from '../../portscan/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import { HostView, problemResponse } from '../schemas.js';

@@ -1,13 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { type PortScanSubmission, portScanJobId, submitPortScan } from '../../jobs/port-scans.js';
-import { comparePortScans } from '../../portscan/compare.js';
-import { canonicalIp as canonicalAddress } from '../../scope/targets.js';
+import { portScanJobId, type PortScanSubmission, submitPortScan } from '../../jobs/index.js';
+import { comparePortScans } from '../../portscan/index.js';
+import { canonicalIp as canonicalAddress } from '../../scope/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { HostSummary, PortResult } from '../../shared/model.js';
-import type { PortScanRecord } from '../../store/types.js';
+import type { PortScanRecord } from '../../store/index.js';
 import {
   Comparison,
   CreatePortScanBody,
