@@ -10,7 +10,7 @@ export const PROTOCOLS: readonly ProtocolName[] = ['SSLv2', 'SSLv3', 'TLSv1.0', 
 /** secure: fine today; weak: works but should go (CBC-SHA1 without FS, 3DES…); insecure: broken (NULL, EXPORT, RC4, anon, DES, MD5…). */
 export type SuiteStrength = 'secure' | 'weak' | 'insecure';
 
-/** Static facts about one cipher suite, from the catalogue in tls/wire/suites.ts. */
+/** Static facts about one cipher suite, from the catalogue in tls/wire/catalogue/. */
 export interface CipherSuiteInfo {
   /** IANA code point, e.g. 0xc02f (SSLv2 kinds use their 3-byte code). */
   id: number;
