@@ -2,13 +2,16 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { VERSION } from '../shared/version.js';
 import { migrateCommand } from './commands/migrate.js';
 import { scanPortsCommand, type ScanPortsDeps } from './commands/scan-ports.js';
+import { scanTlsCommand, type ScanTlsDeps } from './commands/scan-tls.js';
 import { scansCommand } from './commands/scans.js';
 import { serveCommand } from './commands/serve.js';
 import { type CliIo, EXIT_OK, EXIT_USAGE, errorLine, exitCodeFor } from './io.js';
 
-export function buildProgram(io: CliIo, deps: ScanPortsDeps = {}) {
+export type CliDeps = ScanPortsDeps & ScanTlsDeps;
+
+export function buildProgram(io: CliIo, deps: CliDeps = {}) {
   const program = new Command('portcullis')
-    .description('Portcullis: how exposed is your perimeter? Port scans like nmap, with history and diffs, as a service, a CLI and an API.')
+    .description('Portcullis: how exposed is your perimeter? Port scans like nmap and TLS grades like SSL Labs, with history and diffs, as a service, a CLI and an API.')
     .version(VERSION)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -27,7 +30,9 @@ Exit codes: 0 success, 1 the scan or request failed, 2 usage error.`,
     );
   program.addCommand(serveCommand(io));
   program.addCommand(migrateCommand(io));
-  program.addCommand(new Command('scan').description('Run a scan in this process, without a server').addCommand(scanPortsCommand(io, deps)));
+  program.addCommand(
+    new Command('scan').description('Run a scan in this process, without a server').addCommand(scanPortsCommand(io, deps)).addCommand(scanTlsCommand(io, deps)),
+  );
   program.addCommand(scansCommand(io));
   program.exitOverride();
   for (const cmd of program.commands) {
@@ -38,7 +43,7 @@ Exit codes: 0 success, 1 the scan or request failed, 2 usage error.`,
 }
 
 /** Runs the CLI and returns its exit code instead of exiting, so tests can run it in-process. */
-export async function runCli(argv: readonly string[], io: CliIo, deps: ScanPortsDeps = {}): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<number> {
   const program = buildProgram(io, deps);
   try {
     await program.parseAsync([...argv], { from: 'user' });

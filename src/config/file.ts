@@ -61,6 +61,18 @@ const ConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          caFiles: Type.Optional(Type.Array(Type.String())),
+          maxAgeSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000 })),
+          timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+          parallelism: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -41,6 +41,13 @@ export interface Config {
      */
     connector: ConnectorKind;
   };
+  /**
+   * The native TLS engine. caFiles: extra PEM roots/intermediates trusted besides the built-in roots.
+   * maxAgeSeconds: a stored assessment younger than this is reused unless a request asks for a fresh one.
+   * timeoutMs: per connection of a probe. parallelism: connections at once per endpoint.
+   * concurrency: hosts assessed at once by one TLS scan job.
+   */
+  tls: { caFiles: string[]; maxAgeSeconds: number; timeoutMs: number; parallelism: number; concurrency: number };
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -60,6 +67,7 @@ export const DEFAULT_CONFIG: Config = {
     bannerTimeoutMs: 2000,
     connector: 'auto',
   },
+  tls: { caFiles: [], maxAgeSeconds: 3600, timeoutMs: 5000, parallelism: 4, concurrency: 4 },
 };
 
 /** Environment variables understood by Portcullis, with what they set. Documented in the README. */
@@ -81,6 +89,10 @@ export const ENV_VARS = {
   PORTCULLIS_DEFAULT_PORTS: 'portscan.defaultPorts',
   PORTCULLIS_MAX_CONCURRENCY: 'portscan.maxConcurrency',
   PORTCULLIS_CONNECTOR: 'portscan.connector (auto, handle or socket)',
+  PORTCULLIS_CA_FILES: 'tls.caFiles (PEM files, separated by commas or the path delimiter)',
+  PORTCULLIS_TLS_MAX_AGE: 'tls.maxAgeSeconds',
+  PORTCULLIS_TLS_TIMEOUT_MS: 'tls.timeoutMs',
+  PORTCULLIS_TLS_CONCURRENCY: 'tls.concurrency',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -103,6 +115,16 @@ function listFromEnv(env: Env, name: string): string[] | undefined {
   if (raw === undefined || raw === '') return undefined;
   return raw
     .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** A list of paths: commas, or the platform's path delimiter (`:` here, `;` on Windows) like PATH. */
+function pathListFromEnv(env: Env, name: string): string[] | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  return raw
+    .split(new RegExp(`[,${path.delimiter}]`))
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 }
@@ -180,6 +202,13 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
       serviceDetection: overrides.portscan?.serviceDetection ?? file.portscan?.serviceDetection ?? d.portscan.serviceDetection,
       bannerTimeoutMs: overrides.portscan?.bannerTimeoutMs ?? file.portscan?.bannerTimeoutMs ?? d.portscan.bannerTimeoutMs,
       connector: overrides.portscan?.connector ?? connectorFromEnv(env) ?? file.portscan?.connector ?? d.portscan.connector,
+    },
+    tls: {
+      caFiles: overrides.tls?.caFiles ?? pathListFromEnv(env, 'PORTCULLIS_CA_FILES') ?? file.tls?.caFiles?.map((f) => path.resolve(fileDir, f)) ?? d.tls.caFiles,
+      maxAgeSeconds: overrides.tls?.maxAgeSeconds ?? intFromEnv(env, 'PORTCULLIS_TLS_MAX_AGE', 0, 31_536_000) ?? file.tls?.maxAgeSeconds ?? d.tls.maxAgeSeconds,
+      timeoutMs: overrides.tls?.timeoutMs ?? intFromEnv(env, 'PORTCULLIS_TLS_TIMEOUT_MS', 100, 120_000) ?? file.tls?.timeoutMs ?? d.tls.timeoutMs,
+      parallelism: overrides.tls?.parallelism ?? file.tls?.parallelism ?? d.tls.parallelism,
+      concurrency: overrides.tls?.concurrency ?? intFromEnv(env, 'PORTCULLIS_TLS_CONCURRENCY', 1, 64) ?? file.tls?.concurrency ?? d.tls.concurrency,
     },
   };
 }

@@ -19,3 +19,15 @@ export {
   portScanJobId,
   submitPortScan,
 } from './port-scans.js';
+export {
+  DEFAULT_TLS_PORT,
+  TLS_SCAN_JOB,
+  type TlsEngine,
+  type TlsEngineOptions,
+  type TlsScanJobPayload,
+  type TlsScanSubmission,
+  createTlsScanHandler,
+  parseTlsTarget,
+  submitTlsScan,
+  tlsScanJobId,
+} from './tls-scans.js';

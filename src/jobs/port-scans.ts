@@ -9,7 +9,8 @@ import type { Resolver, ScopePolicy } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 import type { PortScanOptions, ScanStats } from '../shared/model.js';
 import type { Store } from '../store/index.js';
-import type { HostEntry, PortScanRecord } from '../store/index.js';
+import type { HostEntry, PortScanRecord, TlsScanRecord } from '../store/index.js';
+import { targetKey } from '../store/index.js';
 import type { JobContext, JobHandler, JobQueue } from './queue.js';
 import { UnrecoverableError } from './queue.js';
 
@@ -90,6 +91,8 @@ export interface PortScanJobDeps {
   metrics?: Metrics | undefined;
   /** How often the handler stores progress and looks for a cancellation, ms. */
   checkpointMs?: number;
+  /** Submits a TLS scan of `ip:port` targets for a scan with options.assessTls (runtime wires submitTlsScan). */
+  submitTlsScan?: ((hosts: string[], portScanId: string) => Promise<TlsScanRecord>) | undefined;
 }
 
 /** Finished hosts are stored this many at a time (or this many rows), in one transaction. */
@@ -211,6 +214,8 @@ export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortSca
       durationMs: finishedAt.getTime() - Date.parse(startedAt),
     };
     await repo.updateProgress(scanId, { done: scan.progress.total, total: scan.progress.total });
+    // Before finishing, so a retry after a crash in between still submits (at most once, see below).
+    if ((scan.options as PortScanOptions & { assessTls?: boolean }).assessTls === true) await submitTlsFollowUp(deps, scanId, log);
     const ended = await repo.finish(scanId, { status: 'done', at: finishedAt.toISOString(), stats });
     if (ended) {
       deps.metrics?.portScansFinished.inc({ status: 'done' });
@@ -219,6 +224,25 @@ export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortSca
     log.info({ ...stats }, 'port scan finished');
     return { status: ended ? 'done' : 'cancelled' };
   };
+}
+
+/**
+ * options.assessTls: one TLS scan of every open port where service detection completed a TLS
+ * handshake. Submitted once per port scan (a retried job finds the earlier one); a refusal (say the
+ * scope policy changed meanwhile) is logged and does not fail the port scan.
+ */
+async function submitTlsFollowUp(deps: PortScanJobDeps, scanId: string, log: Logger): Promise<void> {
+  if (deps.submitTlsScan === undefined) return;
+  const existing = await deps.store.tlsAssessments.listScans({ portScanId: scanId, limit: 1, offset: 0 });
+  if (existing.total > 0) return;
+  const hosts = (await deps.store.portScans.ports(scanId)).filter((p) => p.state === 'open' && p.service?.tls !== undefined).map((p) => targetKey({ host: p.ip, port: p.port }));
+  if (hosts.length === 0) return;
+  try {
+    const tlsScan = await deps.submitTlsScan(hosts, scanId);
+    log.info({ tlsScanId: tlsScan.id, targets: hosts.length }, 'TLS scan submitted for the TLS ports found');
+  } catch (err) {
+    log.warn({ err, targets: hosts.length }, 'could not submit the TLS scan of the TLS ports found');
+  }
 }
 
 /** The scan's own options over the service's configured defaults and caps. */

@@ -11,6 +11,11 @@ export interface Metrics {
   portProbes: Counter<'state'>;
   portScanDuration: Histogram;
   hostsScanned: Counter;
+  tlsScansSubmitted: Counter<'outcome'>;
+  tlsScansFinished: Counter<'status'>;
+  /** One per assessed endpoint, by its grade (`error` when it could not be assessed). */
+  tlsEndpointGrades: Counter<'grade'>;
+  tlsAssessmentDuration: Histogram;
   queueJobs: Gauge<'state'>;
   httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
 }
@@ -47,6 +52,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     hostsScanned: new Counter({
       name: 'portcullis_hosts_scanned_total',
       help: 'Hosts whose scan finished and was stored.',
+      registers: [registry],
+    }),
+    tlsScansSubmitted: new Counter({
+      name: 'portcullis_tls_scans_submitted_total',
+      help: 'TLS scan requests, by outcome (accepted, rejected).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    tlsScansFinished: new Counter({
+      name: 'portcullis_tls_scans_finished_total',
+      help: 'TLS scans that ended, by final status.',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+    tlsEndpointGrades: new Counter({
+      name: 'portcullis_tls_endpoint_grades_total',
+      help: 'Endpoints assessed by the TLS engine, by grade (error: could not be assessed).',
+      labelNames: ['grade'],
+      registers: [registry],
+    }),
+    tlsAssessmentDuration: new Histogram({
+      name: 'portcullis_tls_assessment_duration_seconds',
+      help: 'Wall time of one host:port TLS assessment (all its endpoints).',
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
       registers: [registry],
     }),
     queueJobs: new Gauge({

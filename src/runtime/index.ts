@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { createPortScanHandler, DatabaseQueue, PORT_SCAN_JOB } from '../jobs/index.js';
-import type { JobQueue, Worker } from '../jobs/index.js';
+import { createPortScanHandler, createTlsScanHandler, DatabaseQueue, PORT_SCAN_JOB, submitTlsScan, TLS_SCAN_JOB } from '../jobs/index.js';
+import type { JobQueue, TlsEngine, Worker } from '../jobs/index.js';
 import { type Metrics, createMetrics } from '../metrics/index.js';
 import { detectService } from '../portscan/detect/index.js';
 import { loadPortLists } from '../portscan/index.js';
@@ -23,6 +23,7 @@ export interface Runtime {
   portLists: PortLists;
   metrics: Metrics;
   detectService: ServiceDetector;
+  tlsEngine: TlsEngine;
   close(): Promise<void>;
 }
 
@@ -34,6 +35,8 @@ export interface RuntimeOptions {
   /** Replaces the resolver built from config.dns (tests map names to loopback). */
   resolver?: Resolver;
   detectService?: ServiceDetector;
+  /** Replaces the native TLS engine (tests return canned assessments). */
+  tlsEngine?: TlsEngine;
   /** Embedded queue tuning (tests use short leases). */
   queue?: { leaseMs?: number; pollMs?: number };
 }
@@ -87,6 +90,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     portLists,
     metrics: options.metrics ?? createMetrics(),
     detectService: options.detectService ?? detectService,
+    tlsEngine: options.tlsEngine ?? nativeTlsEngine(config.tls.caFiles),
     close: async () => {
       await queue.close();
       if (options.database === undefined) await store.close();
@@ -94,18 +98,52 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   };
 }
 
+/**
+ * The native TLS engine with a trust store of the built-in roots plus `caFiles`. The engine and the
+ * roots are loaded on first use, so processes that never assess TLS do not pay for them; a bad CA
+ * file fails every assessment with tls.ca-file-invalid until it is fixed.
+ */
+export function nativeTlsEngine(caFiles: string[]): TlsEngine {
+  let loaded: Promise<{ assess: typeof import('../tls/index.js').assess; trustStore: import('../tls/index.js').TrustStore }> | undefined;
+  return async (target, options) => {
+    loaded ??= (async () => {
+      const { assess, loadTrustStore } = await import('../tls/index.js');
+      return { assess, trustStore: await loadTrustStore({ caFiles, includeDefaultRoots: true }) };
+    })();
+    const { assess, trustStore } = await loaded;
+    return assess(target, { ...options, trustStore });
+  };
+}
+
 /** Registers every job handler on the runtime's queue. */
 export function startWorker(runtime: Runtime, concurrency = runtime.config.worker.concurrency): Worker {
-  return runtime.queue.process(
-    PORT_SCAN_JOB,
-    createPortScanHandler({
-      store: runtime.store,
-      portLists: runtime.portLists,
-      detectService: runtime.detectService,
-      config: runtime.config,
-      logger: runtime.logger,
-      metrics: runtime.metrics,
-    }),
-    { concurrency },
-  );
+  const workers = [
+    runtime.queue.process(
+      PORT_SCAN_JOB,
+      createPortScanHandler({
+        store: runtime.store,
+        portLists: runtime.portLists,
+        detectService: runtime.detectService,
+        config: runtime.config,
+        logger: runtime.logger,
+        metrics: runtime.metrics,
+        submitTlsScan: (hosts, portScanId) => submitTlsScan(runtime, { hosts, portScanId }),
+      }),
+      { concurrency },
+    ),
+    runtime.queue.process(
+      TLS_SCAN_JOB,
+      createTlsScanHandler({
+        store: runtime.store,
+        engine: runtime.tlsEngine,
+        resolver: runtime.resolver,
+        policy: runtime.policy,
+        config: runtime.config,
+        logger: runtime.logger,
+        metrics: runtime.metrics,
+      }),
+      { concurrency },
+    ),
+  ];
+  return { close: async (options) => void (await Promise.all(workers.map((w) => w.close(options)))) };
 }

@@ -4,12 +4,15 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/index.js';
 import { VERSION } from '../shared/version.js';
 import { registerProblemHandlers } from './problem.js';
+import { domainRoutes } from './routes/domains.js';
 import { healthRoutes } from './routes/health.js';
 import { hostRoutes } from './routes/hosts.js';
 import { portScanRoutes } from './routes/port-scans.js';
+import { scanRoutes } from './routes/scan.js';
+import { tlsScanRoutes } from './routes/tls-scans.js';
 
 
-const API_DESCRIPTION = `Portcullis tells you how exposed your perimeter is: nmap-style port scans (and, in later releases, SSL Labs-style TLS grades) of the targets you own, with history and diffs.
+const API_DESCRIPTION = `Portcullis tells you how exposed your perimeter is: nmap-style port scans and SSL Labs-style TLS grades of the targets you own, with history and diffs.
 
 Scans run as background jobs: \`POST\` returns 202 with a link to poll. Every error is RFC 9457 \`application/problem+json\` with a stable \`code\`.
 
@@ -41,6 +44,7 @@ export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
       tags: [
         { name: 'port scans', description: 'Scan addresses for open TCP ports, read results, compare scans.' },
         { name: 'hosts', description: 'Everything known about one address across scans.' },
+        { name: 'tls', description: 'Grade TLS like SSL Labs with the native engine: `GET /scan` for one host, TLS scans for many, history per host, diffs.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -51,5 +55,8 @@ export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(healthRoutes, { runtime });
   await app.register(portScanRoutes, { runtime });
   await app.register(hostRoutes, { runtime });
+  await app.register(tlsScanRoutes, { runtime });
+  await app.register(scanRoutes, { runtime });
+  await app.register(domainRoutes, { runtime });
   return app;
 }

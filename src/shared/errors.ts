@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'scan.cancelled'
   | 'store.unavailable'
   | 'queue.unavailable'
+  | 'tls.ca-file-invalid'
   | 'internal';
 
 const DEFAULT_STATUS: Record<ErrorCode, number> = {
@@ -36,6 +37,8 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   'scan.cancelled': 409,
   'store.unavailable': 503,
   'queue.unavailable': 503,
+  // A CA file named by the operator (config tls.caFiles, CLI --ca-file) that cannot be read or parsed.
+  'tls.ca-file-invalid': 500,
   internal: 500,
 };
 

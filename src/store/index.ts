@@ -1,17 +1,35 @@
 import { type DatabaseHandle, type DatabaseOptions, migrateToLatest, openDatabase } from './db.js';
 import { createHostRepository } from './hosts.js';
 import { createPortScanRepository } from './port-scans.js';
+import { type TlsAssessmentRepository, createTlsAssessmentRepository } from './tls-assessments.js';
 import type { HostRepository, PortScanRepository } from './types.js';
 
 export type * from './types.js';
 export { type DatabaseHandle, type DatabaseOptions, type Dialect, type MigrationOutcome, maskUrl, migrateToLatest, openDatabase, pendingMigrations } from './db.js';
 export { createHostRepository } from './hosts.js';
 export { createPortScanRepository } from './port-scans.js';
+export {
+  type EndpointGrade,
+  type NewTlsScan,
+  type TlsAssessmentRecord,
+  type TlsAssessmentRepository,
+  type TlsAssessmentSummary,
+  type TlsScanFilter,
+  type TlsScanOptions,
+  type TlsScanRecord,
+  type TlsTables,
+  type TlsTarget,
+  type TlsTargetOutcome,
+  type TlsTargetResult,
+  createTlsAssessmentRepository,
+  targetKey,
+} from './tls-assessments.js';
 
 export interface Store {
   handle: DatabaseHandle;
   portScans: PortScanRepository;
   hosts: HostRepository;
+  tlsAssessments: TlsAssessmentRepository;
   /** Closes the database (the pool on PostgreSQL). Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -23,6 +41,7 @@ export function createStore(handle: DatabaseHandle): Store {
     handle,
     portScans: createPortScanRepository(handle),
     hosts: createHostRepository(handle),
+    tlsAssessments: createTlsAssessmentRepository(handle),
     close: () => (closing ??= handle.db.destroy()),
   };
 }

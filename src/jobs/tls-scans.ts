@@ -1,0 +1,312 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { Metrics } from '../metrics/index.js';
+import { formatRange, normalizeHostname, parseTarget, planTargets } from '../scope/index.js';
+import type { Resolver, ScopePolicy } from '../scope/index.js';
+import { PortcullisError, describeError } from '../shared/errors.js';
+import { timeOrderedId } from '../shared/ids.js';
+import type { Store, TlsScanOptions, TlsScanRecord, TlsTarget } from '../store/index.js';
+import { targetKey } from '../store/index.js';
+import type { Assessment } from '../tls/model.js';
+import type { JobContext, JobHandler, JobQueue } from './queue.js';
+import { UnrecoverableError } from './queue.js';
+
+export const TLS_SCAN_JOB = 'tls-scan';
+
+export function tlsScanJobId(scanId: string): string {
+  return `${TLS_SCAN_JOB}:${scanId}`;
+}
+
+export interface TlsScanJobPayload {
+  scanId: string;
+}
+
+export const DEFAULT_TLS_PORT = 443;
+
+export interface TlsEngineOptions {
+  resolver: Resolver;
+  scopePolicy: ScopePolicy;
+  sni?: string | null;
+  timeoutMs?: number;
+  parallelism?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The TLS engine as jobs, routes and the CLI call it: tls/assess.ts's `assess` with its trust store
+ * already bound (runtime and CLI do the binding), so everything above can run on a fake in tests.
+ * Throws target.unresolvable / scope.denied before connecting; unreachable endpoints come back with
+ * status `error`.
+ */
+export type TlsEngine = (target: TlsTarget, options: TlsEngineOptions) => Promise<Assessment>;
+
+/**
+ * Parses one TLS target as users write it: `name`, `name:port`, an IPv4 address with an optional
+ * port, a bare IPv6 address, or `[v6]:port`. The port defaults to 443. Throws target.invalid naming
+ * `field`. Ranges and CIDR blocks are refused: a TLS assessment is of one service.
+ */
+export function parseTlsTarget(text: string, field: string): TlsTarget {
+  const input = text.trim();
+  const fail = (problem: string): never => {
+    throw new PortcullisError('target.invalid', `${field} "${text}" ${problem}`, { value: text, field });
+  };
+  let hostText = input;
+  let portText: string | undefined;
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(input);
+  if (bracketed) {
+    hostText = bracketed[1] ?? '';
+    portText = bracketed[2];
+  } else if (input.split(':').length === 2) {
+    [hostText, portText] = input.split(':') as [string, string];
+  }
+  // More than one colon without brackets: a bare IPv6 address, whose port cannot be told apart.
+  if (hostText === '') fail('has no host: give a host name or an IP address, optionally with :port');
+  let port = DEFAULT_TLS_PORT;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) fail(`has an invalid port "${portText}": use 1-65535`);
+    port = Number(portText);
+  }
+  let parsed;
+  try {
+    parsed = parseTarget(hostText, field);
+  } catch (err) {
+    if (err instanceof PortcullisError) throw new PortcullisError(err.code, err.message, { ...err.detail, value: text, field });
+    throw err;
+  }
+  if (parsed.kind === 'hostname') return { host: parsed.hostname as string, port };
+  if (parsed.kind === 'ip' && parsed.range !== undefined) return { host: formatRange(parsed.range), port };
+  return fail('is a range of addresses: a TLS assessment is of one host; list each address');
+}
+
+export interface TlsPlanDeps {
+  resolver: Resolver;
+  policy: ScopePolicy;
+  /** config.scope.maxAddressesPerScan */
+  maxAddresses: number;
+}
+
+/**
+ * Parses TLS targets (see parseTlsTarget), resolves every host name and checks every address against
+ * the scope policy. Returns the targets de-duplicated, in request order. Problems name `hosts[i]`.
+ */
+export async function planTlsTargets(hosts: readonly string[], deps: TlsPlanDeps): Promise<TlsTarget[]> {
+  if (hosts.length === 0) throw new PortcullisError('target.invalid', 'no hosts given: list at least one host[:port]', { field: 'hosts' });
+  const parsed = hosts.map((h, i) => parseTlsTarget(h, `hosts[${i}]`));
+  try {
+    await planTargets(
+      parsed.map((t) => t.host),
+      { resolver: deps.resolver, policy: deps.policy, maxAddresses: deps.maxAddresses },
+    );
+  } catch (err) {
+    // planTargets names its input `targets[i]`; here the same positions are `hosts[i]`.
+    const field = err instanceof PortcullisError ? err.detail.field : undefined;
+    const index = typeof field === 'string' ? /^targets\[(\d+)\]$/.exec(field)?.[1] : undefined;
+    if (err instanceof PortcullisError && field !== undefined && index !== undefined) {
+      const named = `hosts[${index}]`;
+      throw new PortcullisError(err.code, err.message.replace(field, named), { ...err.detail, field: named }, err.status);
+    }
+    throw err;
+  }
+  return [...new Map(parsed.map((t) => [targetKey(t), t])).values()];
+}
+
+/** A server name for SNI in canonical form, or target.invalid naming `field`. */
+export function parseSni(text: string, field: string): string {
+  const sni = normalizeHostname(text);
+  if (sni === undefined) throw new PortcullisError('target.invalid', `${field} "${text}" is not a host name (SNI cannot carry an IP address)`, { value: text, field });
+  return sni;
+}
+
+export interface TlsScanSubmission {
+  hosts: string[];
+  options?: TlsScanOptions | undefined;
+  /** The port scan asking for this TLS scan (port-scan option assessTls). */
+  portScanId?: string | undefined;
+}
+
+export interface TlsSubmitDeps {
+  store: Store;
+  queue: JobQueue;
+  resolver: Resolver;
+  policy: ScopePolicy;
+  config: Config;
+  metrics?: Metrics | undefined;
+}
+
+/**
+ * Validates a TLS scan request, resolves every host and checks every address against the scope
+ * policy, stores the scan as queued and enqueues its job. Nothing is stored when any of that fails.
+ */
+export async function submitTlsScan(deps: TlsSubmitDeps, request: TlsScanSubmission): Promise<TlsScanRecord> {
+  try {
+    const options = { ...request.options };
+    if (options.sni !== undefined) options.sni = parseSni(options.sni, 'options.sni');
+    const targets = await planTlsTargets(request.hosts, { resolver: deps.resolver, policy: deps.policy, maxAddresses: deps.config.scope.maxAddressesPerScan });
+    const record = await deps.store.tlsAssessments.createScan({
+      id: timeOrderedId(),
+      hosts: request.hosts,
+      targets,
+      options,
+      portScanId: request.portScanId,
+      createdAt: new Date().toISOString(),
+    });
+    try {
+      await deps.queue.enqueue<TlsScanJobPayload>(TLS_SCAN_JOB, { scanId: record.id }, { jobId: tlsScanJobId(record.id) });
+    } catch (err) {
+      await deps.store.tlsAssessments.deleteScan(record.id);
+      throw new PortcullisError('queue.unavailable', `the TLS scan could not be queued: ${describeError(err).message}`);
+    }
+    deps.metrics?.tlsScansSubmitted.inc({ outcome: 'accepted' });
+    return record;
+  } catch (err) {
+    deps.metrics?.tlsScansSubmitted.inc({ outcome: 'rejected' });
+    throw err;
+  }
+}
+
+export interface TlsScanJobDeps {
+  store: Store;
+  engine: TlsEngine;
+  resolver: Resolver;
+  policy: ScopePolicy;
+  config: Config;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+  /** How often the handler stores progress and looks for a cancellation, ms. */
+  checkpointMs?: number;
+}
+
+/** Errors about the target itself: retrying cannot help, so they are recorded for that target. */
+const TARGET_ERRORS = new Set(['target.invalid', 'target.unresolvable', 'scope.denied']);
+
+/**
+ * Runs one stored TLS scan: each target through the engine, a bounded number at once. Idempotent
+ * under retries: targets finished by an earlier attempt are skipped and each assessment is stored
+ * per scan and target, so a retry never duplicates. Unless the scan asked for fresh results, a
+ * target assessed less than tls.maxAgeSeconds ago is answered with that assessment. A target that
+ * cannot be resolved or is out of scope is recorded as failed and the scan goes on; an unexpected
+ * engine error is retried with the job, and recorded for its target on the last attempt.
+ */
+export function createTlsScanHandler(deps: TlsScanJobDeps): JobHandler<TlsScanJobPayload, { status: string }> {
+  return async (ctx: JobContext<TlsScanJobPayload>) => {
+    const { scanId } = ctx.payload;
+    const repo = deps.store.tlsAssessments;
+    const scan = await repo.getScan(scanId);
+    if (scan === undefined) throw new UnrecoverableError(`TLS scan ${scanId} no longer exists`);
+    if (scan.status !== 'queued' && scan.status !== 'running') return { status: scan.status };
+
+    await repo.markRunning(scanId, scan.startedAt ?? new Date().toISOString());
+    const log = deps.logger.child({ tlsScanId: scanId, attempt: ctx.attempt });
+    const finished = new Set((await repo.scanResults(scanId)).map(targetKey));
+    const remaining = scan.targets.filter((t) => !finished.has(targetKey(t)));
+    log.info({ targets: scan.targets.length, resumed: finished.size }, 'TLS scan started');
+
+    const abort = new AbortController();
+    const onJobAbort = (): void => abort.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onJobAbort, { once: true });
+    let done = finished.size;
+    const checkpoint = setInterval(() => {
+      void (async () => {
+        const current = await repo.getScan(scanId);
+        if (current?.status === 'cancelled') abort.abort(new PortcullisError('scan.cancelled', 'scan cancelled'));
+        else await ctx.updateProgress({ done, total: scan.targets.length });
+      })().catch((err: unknown) => log.warn({ err }, 'could not check the TLS scan'));
+    }, deps.checkpointMs ?? 500);
+
+    const options = scan.options;
+    const assessTarget = async (target: TlsTarget): Promise<void> => {
+      abort.signal.throwIfAborted();
+      const at = (): string => new Date().toISOString();
+      if (options.fresh !== true) {
+        const cached = await repo.latestFresh({ ...target, sni: options.sni }, deps.config.tls.maxAgeSeconds);
+        if (cached !== undefined) {
+          await repo.recordTarget(scanId, target, { reusedAssessmentId: cached.id }, at());
+          return;
+        }
+      }
+      const started = performance.now();
+      let assessment: Assessment;
+      try {
+        assessment = await deps.engine(target, {
+          resolver: deps.resolver,
+          scopePolicy: deps.policy,
+          ...(options.sni !== undefined ? { sni: options.sni } : {}),
+          timeoutMs: options.timeoutMs ?? deps.config.tls.timeoutMs,
+          parallelism: deps.config.tls.parallelism,
+          signal: abort.signal,
+        });
+      } catch (err) {
+        if (abort.signal.aborted) throw err;
+        const deterministic = err instanceof PortcullisError && TARGET_ERRORS.has(err.code);
+        if (!deterministic && ctx.attempt < ctx.maxAttempts) throw err;
+        log.warn({ err, target: targetKey(target) }, 'TLS target could not be assessed');
+        await repo.recordTarget(scanId, target, { error: describeError(err) }, at());
+        return;
+      }
+      await repo.saveAssessment(scanId, target, assessment, at());
+      deps.metrics?.tlsAssessmentDuration.observe((performance.now() - started) / 1000);
+      for (const e of assessment.endpoints) deps.metrics?.tlsEndpointGrades.inc({ grade: e.grade ?? 'error' });
+    };
+
+    try {
+      await forEachLimit(remaining, deps.config.tls.concurrency, async (target) => {
+        await assessTarget(target);
+        done++;
+      });
+    } catch (err) {
+      if (abort.signal.aborted) {
+        if ((await repo.getScan(scanId))?.status === 'cancelled') {
+          log.info('TLS scan cancelled');
+          return { status: 'cancelled' };
+        }
+        // Stopped by a worker shutdown: the queue hands the job back and a later attempt resumes it.
+        throw err;
+      }
+      log.warn({ err }, 'TLS scan attempt failed');
+      if (ctx.attempt >= ctx.maxAttempts) {
+        await repo.finish(scanId, { status: 'failed', at: new Date().toISOString(), error: describeError(err) });
+        deps.metrics?.tlsScansFinished.inc({ status: 'failed' });
+      }
+      throw err;
+    } finally {
+      clearInterval(checkpoint);
+      ctx.signal.removeEventListener('abort', onJobAbort);
+    }
+
+    const results = await repo.scanResults(scanId);
+    const failures = results.filter((r) => r.error !== undefined);
+    const allFailed = results.length > 0 && failures.length === results.length;
+    const first = failures[0];
+    const ended = await repo.finish(
+      scanId,
+      allFailed && first?.error
+        ? { status: 'failed', at: new Date().toISOString(), error: { code: first.error.code, message: `no target could be assessed; ${targetKey(first)}: ${first.error.message}` } }
+        : { status: 'done', at: new Date().toISOString() },
+    );
+    const status = ended ? (allFailed ? 'failed' : 'done') : 'cancelled';
+    if (ended) deps.metrics?.tlsScansFinished.inc({ status });
+    log.info({ status, failed: failures.length }, 'TLS scan finished');
+    return { status };
+  };
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` at once. After the first failure no new item starts;
+ * the ones running are awaited, then that failure is thrown.
+ */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
