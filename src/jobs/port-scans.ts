@@ -215,7 +215,7 @@ export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortSca
     };
     await repo.updateProgress(scanId, { done: scan.progress.total, total: scan.progress.total });
     // Before finishing, so a retry after a crash in between still submits (at most once, see below).
-    if ((scan.options as PortScanOptions & { assessTls?: boolean }).assessTls === true) await submitTlsFollowUp(deps, scanId, log);
+    if (scan.options.assessTls === true) await submitTlsFollowUp(deps, scanId, log);
     const ended = await repo.finish(scanId, { status: 'done', at: finishedAt.toISOString(), stats });
     if (ended) {
       deps.metrics?.portScansFinished.inc({ status: 'done' });

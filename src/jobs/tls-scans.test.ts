@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildConfig } from '../config/index.js';
 import { createMetrics } from '../metrics/index.js';
+import { reconcileScans } from '../monitor/scheduler.js';
 import type { ServiceDetector } from '../portscan/index.js';
 import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
 import { staticResolver } from '../scope/index.js';
@@ -226,6 +227,18 @@ describe.each(TEST_DIALECTS)('TLS scan job on %s', (dialect) => {
     expect(await rowCount(f, 'tls_assessments')).toBe(0);
   });
 
+  it('is reconciled as failed when its job ended without finishing it; a scan with a live job is left alone', async () => {
+    f = await fixture(dialect);
+    const lost = await submitTlsScan(f.runtime, { hosts: ['127.0.0.1'] });
+    const alive = await submitTlsScan(f.runtime, { hosts: ['app.test'] });
+    await f.runtime.queue.cancel(tlsScanJobId(lost.id));
+    const later = Date.now() + 120_000;
+    expect(await reconcileScans(f.runtime, later)).toBe(1);
+    expect(await f.runtime.store.tlsAssessments.getScan(lost.id)).toMatchObject({ status: 'failed', error: { code: 'scan.failed', message: expect.stringContaining('cancelled') } });
+    expect((await f.runtime.store.tlsAssessments.getScan(alive.id))?.status).toBe('queued');
+    expect(await reconcileScans(f.runtime, later)).toBe(0);
+  });
+
   it('submits one TLS scan of the open TLS ports a port scan with assessTls found', async () => {
     const tlsPort = await listen();
     const plainPort = await listen();
@@ -233,7 +246,7 @@ describe.each(TEST_DIALECTS)('TLS scan job on %s', (dialect) => {
       port === tlsPort.port ? { name: 'https', method: 'probed', tls: { version: 'TLSv1.3', subject: 'CN=app.test' } } : { name: 'http', method: 'probed' };
     try {
       f = await fixture(dialect, fakeTlsEngine(), detect);
-      const options = { assessTls: true } as PortScanOptions;
+      const options: PortScanOptions = { assessTls: true };
       const portScan = await submitPortScan(f.runtime, { targets: ['127.0.0.1'], ports: `${tlsPort.port},${plainPort.port}`, options });
       const submitted: string[][] = [];
       const handler = createPortScanHandler({

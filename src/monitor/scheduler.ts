@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { PORT_SCAN_JOB, portScanJobId } from '../jobs/index.js';
+import { PORT_SCAN_JOB, TLS_SCAN_JOB, portScanJobId, tlsScanJobId } from '../jobs/index.js';
 import type { Runtime } from '../runtime/index.js';
 
 export interface Scheduler {
@@ -9,25 +9,55 @@ export interface Scheduler {
 /** A scan is only reconciled once its job has had time to be claimed. */
 const RECONCILE_GRACE_MS = 60_000;
 
+interface ReconciledKind {
+  job: string;
+  jobId(scanId: string): string;
+  list(status: 'queued' | 'running', createdBefore: string): Promise<{ items: Array<{ id: string }> }>;
+  finish(scanId: string, at: string, message: string): Promise<boolean>;
+  counted(): void;
+}
+
+function reconciledKinds(runtime: Runtime): ReconciledKind[] {
+  const { portScans, tlsAssessments } = runtime.store;
+  const failure = (at: string, message: string) => ({ status: 'failed' as const, at, error: { code: 'scan.failed', message } });
+  return [
+    {
+      job: PORT_SCAN_JOB,
+      jobId: portScanJobId,
+      list: (status, createdBefore) => portScans.list({ status, createdBefore, limit: 500, offset: 0 }),
+      finish: (id, at, message) => portScans.finish(id, failure(at, message)),
+      counted: () => runtime.metrics.portScansFinished.inc({ status: 'failed' }),
+    },
+    {
+      job: TLS_SCAN_JOB,
+      jobId: tlsScanJobId,
+      list: (status, createdBefore) => tlsAssessments.listScans({ status, createdBefore, limit: 500, offset: 0 }),
+      finish: (id, at, message) => tlsAssessments.finish(id, failure(at, message)),
+      counted: () => runtime.metrics.tlsScansFinished.inc({ status: 'failed' }),
+    },
+  ];
+}
+
 /**
- * Marks scans failed whose job ended without finishing them (a job lost by crashed workers more
- * often than its attempts allow, or removed from the queue). Idempotent, so running it in several
- * processes at once is harmless.
+ * Marks port and TLS scans failed whose job ended without finishing them (a job lost by crashed
+ * workers more often than its attempts allow, or removed from the queue). Idempotent, so running it
+ * in several processes at once is harmless.
  */
 export async function reconcileScans(runtime: Runtime, now = Date.now()): Promise<number> {
-  const repo = runtime.store.portScans;
+  const createdBefore = new Date(now - RECONCILE_GRACE_MS).toISOString();
   let fixed = 0;
-  for (const status of ['queued', 'running'] as const) {
-    const { items } = await repo.list({ status, createdBefore: new Date(now - RECONCILE_GRACE_MS).toISOString(), limit: 500, offset: 0 });
-    for (const scan of items) {
-      const job = await runtime.queue.get(portScanJobId(scan.id));
-      if (job !== undefined && (job.state === 'waiting' || job.state === 'active')) continue;
-      const message = job === undefined ? `its ${PORT_SCAN_JOB} job is missing from the queue` : `its job ended as ${job.state}${job.error ? `: ${job.error}` : ''}`;
-      const ended = await repo.finish(scan.id, { status: 'failed', at: new Date(now).toISOString(), error: { code: 'scan.failed', message } });
-      if (ended) {
-        fixed++;
-        runtime.metrics.portScansFinished.inc({ status: 'failed' });
-        runtime.logger.warn({ scanId: scan.id, message }, 'port scan reconciled as failed');
+  for (const kind of reconciledKinds(runtime)) {
+    for (const status of ['queued', 'running'] as const) {
+      const { items } = await kind.list(status, createdBefore);
+      for (const scan of items) {
+        const job = await runtime.queue.get(kind.jobId(scan.id));
+        if (job !== undefined && (job.state === 'waiting' || job.state === 'active')) continue;
+        const message = job === undefined ? `its ${kind.job} job is missing from the queue` : `its job ended as ${job.state}${job.error ? `: ${job.error}` : ''}`;
+        if (await kind.finish(scan.id, new Date(now).toISOString(), message)) {
+          fixed++;
+          kind.counted();
+          runtime.logger.warn({ scanId: scan.id, kind: kind.job, message }, 'scan reconciled as failed');
+        }
       }
     }
   }

@@ -53,6 +53,9 @@ export const PortScanOptions = Type.Object(
     maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Maximum retransmissions of an unanswered probe.' })),
     serviceDetection: Type.Optional(Type.Boolean({ description: 'Probe open ports for banner, HTTP and TLS; default true.' })),
     bannerTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, description: 'How long to wait for a server-first banner, ms.' })),
+    assessTls: Type.Optional(
+      Type.Boolean({ description: 'Also grade the TLS of open ports where service detection completed a TLS handshake; the scan links to that TLS scan (`links.tlsScans`).' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -104,6 +104,8 @@ export interface PortScanOptions {
   serviceDetection?: boolean;
   /** How long to wait for a server-speaks-first banner, ms. */
   bannerTimeoutMs?: number;
+  /** Also grade the TLS of open ports where service detection completed a TLS handshake (one TLS scan). */
+  assessTls?: boolean;
 }
 
 export interface ScanProgress {

@@ -108,6 +108,8 @@ export interface NewTlsScan {
 export interface TlsScanFilter {
   status?: ScanStatus | undefined;
   portScanId?: string | undefined;
+  /** Only scans created before this ISO time (the reconciler's grace period). */
+  createdBefore?: string | undefined;
   limit: number;
   offset: number;
 }
@@ -293,6 +295,7 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
       let query = db.selectFrom('tls_scans');
       if (filter.status !== undefined) query = query.where('status', '=', filter.status);
       if (filter.portScanId !== undefined) query = query.where('port_scan_id', '=', filter.portScanId);
+      if (filter.createdBefore !== undefined) query = query.where('created_at', '<', filter.createdBefore);
       const [rows, count] = await Promise.all([
         query.selectAll().select(progressDone).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset).execute(),
         query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),

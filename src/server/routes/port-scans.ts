@@ -22,7 +22,7 @@ import {
 const BASE = '/api/v1/port-scans';
 
 export function scanLinks(id: string): Record<string, string> {
-  return { self: `${BASE}/${id}`, cancel: `${BASE}/${id}` };
+  return { self: `${BASE}/${id}`, cancel: `${BASE}/${id}`, tlsScans: `/api/v1/tls-scans?portScanId=${id}` };
 }
 
 export function toScanSummary(scan: PortScanRecord) {
