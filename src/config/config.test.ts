@@ -54,6 +54,17 @@ describe('loadConfig', () => {
     expect(config.worker.concurrency).toBe(4);
   });
 
+  it('reads the TLS settings from the environment and from the config file (CA paths against its folder)', async () => {
+    const fromEnv = await loadConfig({ PORTCULLIS_CA_FILES: '/etc/pki/a.pem,/etc/pki/b.pem', PORTCULLIS_TLS_MAX_AGE: '600', PORTCULLIS_TLS_TIMEOUT_MS: '2500', PORTCULLIS_TLS_CONCURRENCY: '8' });
+    expect(fromEnv.tls).toEqual({ ...DEFAULT_CONFIG.tls, caFiles: ['/etc/pki/a.pem', '/etc/pki/b.pem'], maxAgeSeconds: 600, timeoutMs: 2500, concurrency: 8 });
+    const file = configFile({ tls: { caFiles: ['internal-root.pem'], parallelism: 6 } });
+    const fromFile = await loadConfig({ PORTCULLIS_CONFIG: file });
+    expect(fromFile.tls.caFiles).toEqual([path.join(path.dirname(file), 'internal-root.pem')]);
+    expect(fromFile.tls.parallelism).toBe(6);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_TLS_TIMEOUT_MS: '5' }), /PORTCULLIS_TLS_TIMEOUT_MS/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_TLS_CONCURRENCY: '0' }), /PORTCULLIS_TLS_CONCURRENCY/);
+  });
+
   it('takes the config file below environment variables and resolves its paths against its folder', async () => {
     const file = configFile({ server: { port: 9000 }, dataDir: 'state', scope: { deny: ['192.0.2.0/24'] }, dns: { hosts: { 'app.test': ['127.0.0.1'] } } });
     const fromFile = await loadConfig({ PORTCULLIS_CONFIG: file });
