@@ -8,6 +8,7 @@ import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { HostSummary, PortResult } from '../../shared/model.js';
 import type { PortScanRecord } from '../../store/index.js';
+import { cancelOrDelete } from '../scan-lifecycle.js';
 import {
   Comparison,
   CreatePortScanBody,
@@ -187,16 +188,8 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
       const { id } = request.params;
       const scan = await repo.get(id);
       if (scan === undefined) throw notFound(id);
-      if (scan.status === 'queued' || scan.status === 'running') {
-        const changed = await repo.finish(id, { status: 'cancelled', at: new Date().toISOString() });
-        // A waiting job never starts; a running one notices the cancelled scan at its next checkpoint.
-        await runtime.queue.cancel(portScanJobId(id));
-        if (changed) runtime.metrics.portScansFinished.inc({ status: 'cancelled' });
-        const now = await repo.get(id);
-        return reply.status(202).send({ id, status: now?.status ?? 'cancelled', links: scanLinks(id) });
-      }
-      await repo.delete(id);
-      return reply.status(204).send(null);
+      const lifecycle = { get: repo.get, finish: repo.finish, delete: repo.delete, jobId: portScanJobId, finished: runtime.metrics.portScansFinished, links: scanLinks };
+      return cancelOrDelete(runtime.queue, lifecycle, id, scan.status, reply);
     },
   );
 

@@ -7,6 +7,7 @@ import { PortcullisError } from '../../shared/errors.js';
 import type { TlsAssessmentSummary, TlsScanRecord, TlsTargetResult } from '../../store/index.js';
 import { targetKey } from '../../store/index.js';
 import { compareAssessments } from '../../tls/compare.js';
+import { cancelOrDelete } from '../scan-lifecycle.js';
 import { IdParam, problemResponse } from '../schemas.js';
 
 /* ------------------------------------------------------------------------------------------------
@@ -333,16 +334,8 @@ export async function tlsScanRoutes(fastify: FastifyInstance, opts: { runtime: R
       const { id } = request.params;
       const scan = await repo.getScan(id);
       if (scan === undefined) throw notFound('TLS scan', id);
-      if (scan.status === 'queued' || scan.status === 'running') {
-        const changed = await repo.finish(id, { status: 'cancelled', at: new Date().toISOString() });
-        // A waiting job never starts; a running one notices the cancelled scan at its next checkpoint.
-        await runtime.queue.cancel(tlsScanJobId(id));
-        if (changed) runtime.metrics.tlsScansFinished.inc({ status: 'cancelled' });
-        const now = await repo.getScan(id);
-        return reply.status(202).send({ id, status: now?.status ?? 'cancelled', links: tlsScanLinks(id) });
-      }
-      await repo.deleteScan(id);
-      return reply.status(204).send(null);
+      const lifecycle = { get: repo.getScan, finish: repo.finish, delete: repo.deleteScan, jobId: tlsScanJobId, finished: runtime.metrics.tlsScansFinished, links: tlsScanLinks };
+      return cancelOrDelete(runtime.queue, lifecycle, id, scan.status, reply);
     },
   );
 
