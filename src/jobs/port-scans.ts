@@ -10,7 +10,7 @@ import { PortcullisError, describeError } from '../shared/errors.js';
 import type { PortScanOptions, ScanStats } from '../shared/model.js';
 import type { Store } from '../store/index.js';
 import type { HostEntry, PortScanRecord, TlsScanRecord } from '../store/index.js';
-import { targetKey } from '../store/index.js';
+import { targetKey } from '../tls/target.js';
 import type { JobContext, JobHandler, JobQueue } from './queue.js';
 import { UnrecoverableError } from './queue.js';
 

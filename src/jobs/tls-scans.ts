@@ -6,7 +6,7 @@ import type { Resolver, ScopePolicy } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 import { timeOrderedId } from '../shared/ids.js';
 import type { Store, TlsScanOptions, TlsScanRecord, TlsTarget } from '../store/index.js';
-import { targetKey } from '../store/index.js';
+import { targetKey } from '../tls/target.js';
 import type { Assessment } from '../tls/model.js';
 import type { JobContext, JobHandler, JobQueue } from './queue.js';
 import { UnrecoverableError } from './queue.js';

@@ -11,6 +11,7 @@ import type { Resolver } from '../scope/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase, pendingMigrations } from '../store/index.js';
 import { type Store, createStore } from '../store/index.js';
+import { nativeTlsEngine } from '../tls/engine.js';
 
 /** Everything a process needs, built once from the config and passed down. */
 export interface Runtime {
@@ -95,23 +96,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await queue.close();
       if (options.database === undefined) await store.close();
     },
-  };
-}
-
-/**
- * The native TLS engine with a trust store of the built-in roots plus `caFiles`. The engine and the
- * roots are loaded on first use, so processes that never assess TLS do not pay for them; a bad CA
- * file fails every assessment with tls.ca-file-invalid until it is fixed.
- */
-export function nativeTlsEngine(caFiles: string[]): TlsEngine {
-  let loaded: Promise<{ assess: typeof import('../tls/index.js').assess; trustStore: import('../tls/index.js').TrustStore }> | undefined;
-  return async (target, options) => {
-    loaded ??= (async () => {
-      const { assess, loadTrustStore } = await import('../tls/index.js');
-      return { assess, trustStore: await loadTrustStore({ caFiles, includeDefaultRoots: true }) };
-    })();
-    const { assess, trustStore } = await loaded;
-    return assess(target, { ...options, trustStore });
   };
 }
 

@@ -22,7 +22,6 @@ export {
   type TlsTargetOutcome,
   type TlsTargetResult,
   createTlsAssessmentRepository,
-  targetKey,
 } from './tls-assessments.js';
 
 export interface Store {

@@ -1,4 +1,5 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { type TlsTarget, targetKey } from '../tls/target.js';
 import { PortcullisError } from '../shared/errors.js';
 import { timeOrderedId } from '../shared/ids.js';
 import type { ScanProgress, ScanStatus } from '../shared/model.js';
@@ -67,10 +68,7 @@ export type TlsTables = {
 };
 
 /** One service to assess: a canonical host name or IP literal (IPv6 without brackets) and a port. */
-export interface TlsTarget {
-  host: string;
-  port: number;
-}
+export type { TlsTarget } from '../tls/target.js';
 
 export interface TlsScanOptions {
   /** SNI to send instead of the host name. */
@@ -204,10 +202,6 @@ function parseJsonColumn<T>(raw: string, place: string, check: (value: unknown) 
 
 function num(v: unknown): number {
   return typeof v === 'number' ? v : Number(v);
-}
-
-export function targetKey(t: TlsTarget): string {
-  return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
 }
 
 function scanFromRow(row: Selectable<TlsScansTable> & { progress_done: number }): TlsScanRecord {

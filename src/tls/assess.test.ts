@@ -101,6 +101,18 @@ describe('assess against node:tls servers', () => {
     expect(endpoint.connections).toBeLessThan(60);
   });
 
+  it('reports no stapling on a TLS 1.3-only server that staples nothing (node:tls reports a null response)', async () => {
+    const endpoint = await assessOne('localhost', await startTlsServer(servers, { minVersion: 'TLSv1.3' }));
+    expect(endpoint.status).toBe('ready');
+    expect(endpoint.features.ocspStapling).toBe(false);
+    expect(endpoint.warnings).toEqual([]);
+  });
+
+  it('tells session ids that are issued but not resumed from resumption', async () => {
+    const endpoint = await assessOne('localhost', await startTlsServer(servers, { maxVersion: 'TLSv1.2', sessionTickets: false }));
+    expect(endpoint.features.sessionResumption).toEqual({ ids: 'ids-not-resumed', tickets: false });
+  });
+
   it('caps a TLS 1.0–1.2 server with only static-RSA CBC suites at B', async () => {
     const port = await startTlsServer(servers, { minVersion: 'TLSv1', maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA:AES256-SHA:@SECLEVEL=0' });
     const endpoint = await assessOne('localhost', port);

@@ -18,7 +18,7 @@ import { probeGroups, type GroupProbeResult } from './probes/groups.js';
 import type { HelloAnswer } from './probes/hello.js';
 import { probeHttp } from './probes/http.js';
 import { createLimiter } from './probes/limiter.js';
-import { probeProtocols } from './probes/protocols.js';
+import { probeProtocols, type ProtocolProbeResult } from './probes/protocols.js';
 import { probeSimulations } from './probes/simulation.js';
 import { probeSuites, type SuiteProbeResult } from './probes/suites.js';
 import { probeVulnerabilities } from './probes/vulnerabilities.js';
@@ -171,19 +171,33 @@ const NO_SUITES: SuiteProbeResult = { suites: [], preference: [], dhParameters: 
 const NO_GROUPS: GroupProbeResult = { groups: [], groupPreference: null };
 const NO_CERTIFICATES: CertificateProbeResult = { certificates: [], sniRequired: null };
 
-async function runProbes(ctx: ProbeContext, request: EndpointRequest, protocols: ProtocolSupport[], now: Date, progress: () => void): Promise<EndpointFacts> {
+/**
+ * Every probe after the protocol probe, each started as soon as what it needs is known: the suite
+ * enumeration is the long sequential chain, so nothing that needs only one accepted suite per protocol
+ * (groups over TLS 1.3, features) or nothing at all (simulations, HTTP) waits for it.
+ */
+async function runProbes(ctx: ProbeContext, request: EndpointRequest, found: ProtocolProbeResult, now: Date, progress: () => void): Promise<EndpointFacts> {
   const { options } = request;
+  const { protocols, firstAccepted } = found;
   const tracked = <T>(promise: Promise<T>): Promise<T> => promise.finally(progress);
   const suitesP = tracked(guarded(ctx, 'suites', () => probeSuites(ctx, protocols), NO_SUITES));
-  const groupsP = tracked(suitesP.then((suites) => guarded(ctx, 'groups', () => probeGroups(ctx, protocols, suites.accepted), NO_GROUPS)));
+  const groupsP = tracked(
+    guarded(
+      ctx,
+      'groups',
+      () => probeGroups(ctx, protocols, firstAccepted, suitesP.then((suites) => suites.accepted)),
+      NO_GROUPS,
+    ),
+  );
   const certificatesP = tracked(
     suitesP.then((suites) =>
       guarded(ctx, 'certificates', () => probeCertificates(ctx, suites, { host: request.host, trustStore: options.trustStore, now }), NO_CERTIFICATES),
     ),
   );
+  const enumeration = Promise.all([suitesP, certificatesP]).then(([suites, certificates]) => ({ handshakes: suites.handshakes, sniRequired: certificates.sniRequired }));
   const featuresP = tracked(
-    Promise.all([suitesP, certificatesP]).then(([suites, certificates]) =>
-      guarded(ctx, 'features', () => probeFeatures(ctx, protocols, suites, certificates.sniRequired), { ...NO_FEATURES, sniRequired: certificates.sniRequired }),
+    guarded<ProtocolFeatures | null>(ctx, 'features', () => probeFeatures(ctx, protocols, firstAccepted, enumeration), null).then(
+      async (features) => features ?? { ...NO_FEATURES, sniRequired: (await enumeration).sniRequired },
     ),
   );
   const simulationsP = tracked(guarded(ctx, 'simulation', () => probeSimulations(ctx), []));
@@ -248,7 +262,8 @@ export async function assessEndpoint(request: EndpointRequest): Promise<Endpoint
   };
 
   try {
-    const { protocols, answers } = await probeProtocols(ctx);
+    const found = await probeProtocols(ctx);
+    const { protocols, answers } = found;
     progress();
     const measured = (): Pick<EndpointAssessment, 'durationMs' | 'connections' | 'warnings'> => ({
       durationMs: Math.round(performance.now() - started),
@@ -271,7 +286,7 @@ export async function assessEndpoint(request: EndpointRequest): Promise<Endpoint
       };
     }
     const now = (options.now ?? (() => new Date()))();
-    const facts = await runProbes(ctx, request, protocols, now, progress);
+    const facts = await runProbes(ctx, request, found, now, progress);
     if (overBudget) warnings.push(`the assessment was stopped after ${budgetMs} ms; results are incomplete`);
     const grade = gradeEndpoint(facts, { host: request.host, now });
     return {

@@ -58,8 +58,9 @@ Examples:
       const targets = await planTlsTargets(hosts, { resolver, policy, maxAddresses: config.scope.maxAddressesPerScan });
       const sni = opts.sni !== undefined ? parseSni(opts.sni, '--sni') : undefined;
       const timeoutMs = opts.timeout !== undefined ? parseIntOption(opts.timeout, '--timeout', 100, 120000) : config.tls.timeoutMs;
-      // The engine and its roots load only when a scan runs: they cost every other command nothing.
-      const engine = deps.tlsEngine ?? (await import('../../runtime/index.js')).nativeTlsEngine([...config.tls.caFiles, ...opts.caFile]);
+      // The engine and its roots load only when a scan runs: they cost every other command nothing
+      // (and not through runtime/, which would load the store, queue, logger and metrics too).
+      const engine = deps.tlsEngine ?? (await import('../../tls/engine.js')).nativeTlsEngine([...config.tls.caFiles, ...opts.caFile]);
 
       const abort = new AbortController();
       const onSignal = (): void => abort.abort(new Error('interrupted'));

@@ -5,7 +5,7 @@ import { DEFAULT_TLS_PORT, parseTlsTarget, submitTlsScan, tlsScanJobId } from '.
 import type { Runtime } from '../../runtime/index.js';
 import { type ErrorCode, PortcullisError } from '../../shared/errors.js';
 import type { TlsAssessmentRecord, TlsTarget } from '../../store/index.js';
-import { targetKey } from '../../store/index.js';
+import { targetKey } from '../../tls/target.js';
 import { worstGrade } from '../../tls/compare.js';
 import type { EndpointAssessment } from '../../tls/model.js';
 import { problemResponse } from '../schemas.js';

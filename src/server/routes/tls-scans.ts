@@ -5,7 +5,7 @@ import { submitTlsScan, tlsScanJobId } from '../../jobs/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { TlsAssessmentSummary, TlsScanRecord, TlsTargetResult } from '../../store/index.js';
-import { targetKey } from '../../store/index.js';
+import { targetKey } from '../../tls/target.js';
 import { compareAssessments } from '../../tls/compare.js';
 import { cancelOrDelete } from '../scan-lifecycle.js';
 import { IdParam, problemResponse } from '../schemas.js';

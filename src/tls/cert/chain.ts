@@ -3,6 +3,8 @@ import { PortcullisError } from '../../shared/errors.js';
 import type { CertificateChainResult, CertificateInfo, ChainIssues } from '../model.js';
 import { describeParsed, isIssuedBy, isSelfSigned, parseCertificate } from './describe.js';
 import { matchesHostname } from './hostname.js';
+import type { DerElement } from './der.js';
+import { indexTrustStore, sameName, type StoreEntry, type StoreIndex } from './store-index.js';
 import type { TrustStore } from './trust-store.js';
 
 /**
@@ -35,27 +37,52 @@ interface Candidate {
   subject: string;
   issuer: string;
   isCa: boolean;
-}
-
-interface StoreIndex {
-  anchors: Candidate[];
-  intermediates: Candidate[];
+  /** The Names as DER, to look issuers up without parsing every store entry. */
+  subjectName: DerElement;
+  issuerName: DerElement;
 }
 
 const storeIndexes = new WeakMap<TrustStore, StoreIndex>();
+/** Store entries parsed so far, by their DER buffer (stable for a store's lifetime). */
+const storeCandidates = new WeakMap<Buffer, Candidate>();
 
-/** Parsed once per trust store: parsing 150 roots for every chain would dominate analyzeChain. */
 function indexStore(store: TrustStore): StoreIndex {
   let index = storeIndexes.get(store);
   if (!index) {
-    const entries = store.roots.map((der) => {
-      const x509 = new X509Certificate(der);
-      return candidate(der, x509, sha256(der), isSelfSigned(x509));
-    });
-    index = { anchors: entries.filter((e) => e.anchor), intermediates: entries.filter((e) => !e.anchor) };
+    index = indexTrustStore(store.roots);
     storeIndexes.set(store, index);
   }
   return index;
+}
+
+/** A store entry parsed, and its self-signature checked, only once a chain reaches it. */
+function storeCandidate(entry: StoreEntry): Candidate {
+  let parsed = storeCandidates.get(entry.der);
+  if (parsed === undefined) {
+    const x509 = new X509Certificate(entry.der);
+    // Self-signed entries are trust anchors; others only complete chains (see TrustStore).
+    parsed = candidate(entry.der, x509, sha256(entry.der), isSelfSigned(x509), entry.subject, entry.issuer);
+    storeCandidates.set(entry.der, parsed);
+  }
+  return parsed;
+}
+
+/** Who may have issued `cert`, by name: store anchors first, then what the server sent, then store intermediates. */
+type IssuerLookup = (cert: Candidate) => Candidate[];
+
+function issuerLookup(index: StoreIndex, served: readonly Candidate[]): IssuerLookup {
+  return (cert) => {
+    const fromStore = index.withSubject(cert.issuerName).map(storeCandidate);
+    const named = served.filter((other) => sameName(other.subjectName, cert.issuerName));
+    // Anchors first so a served copy of a root resolves to the trusted one; using a store intermediate
+    // makes the served chain incomplete, so it comes last.
+    return uniqueBySha([...fromStore.filter((c) => c.anchor), ...named, ...fromStore.filter((c) => !c.anchor)]);
+  };
+}
+
+/** Does the store hold this served certificate as a trust anchor? */
+function isStoreAnchor(index: StoreIndex, served: Candidate): boolean {
+  return index.withSubject(served.subjectName).some((entry) => entry.der.equals(served.der) && storeCandidate(entry).anchor);
 }
 
 /**
@@ -72,21 +99,18 @@ export async function analyzeChain(served: Buffer[], options: AnalyzeChainOption
   if (!leafInfo) throw new PortcullisError('scan.failed', 'the server sent an empty certificate chain');
 
   const store = indexStore(options.trustStore);
-  const anchorShas = new Set(store.anchors.map((anchor) => anchor.sha256));
-  const servedCandidates = parsed.map(({ der, x509 }) => {
-    const sha = sha256(der);
-    return candidate(der, x509, sha, anchorShas.has(sha));
+  const servedCandidates = parsed.map(({ der, x509, fields }) => {
+    const served = candidate(der, x509, sha256(der), false, fields.subject, fields.issuer);
+    return { ...served, anchor: isStoreAnchor(store, served) };
   });
   const [leaf, ...others] = servedCandidates as [Candidate, ...Candidate[]];
-  // Anchors first so a served copy of a root resolves to the trusted one, then what the server sent,
-  // then trust-store intermediates (using one of those makes the served chain incomplete).
-  const pool = uniqueBySha([...store.anchors, ...others, ...store.intermediates]);
-  const { path, anchored } = buildPath(leaf, pool);
+  const issuersOf = issuerLookup(store, others);
+  const { path, anchored } = buildPath(leaf, issuersOf);
 
   const servedShas = servedInfo.map((info) => info.sha256);
   const infoBySha = new Map(servedInfo.map((info) => [info.sha256, info]));
   const pathInfo = path.map((node) => infoBySha.get(node.sha256) ?? describeParsed(parseCertificate(node.der), now));
-  const trustError = anchored ? pathProblem(pathInfo, now) : noPathReason(pathInfo, hasUnverifiedNamesake(path, pool), servedInfo.length);
+  const trustError = anchored ? pathProblem(pathInfo, now) : noPathReason(pathInfo, hasUnverifiedNamesake(path, issuersOf), servedInfo.length);
   const name = options.sni ?? options.host;
 
   return {
@@ -106,14 +130,14 @@ export async function analyzeChain(served: Buffer[], options: AnalyzeChainOption
  * Depth-first search from the leaf to an anchor. Without one, returns the longest path found, whose
  * last certificate tells why trust failed (self-signed, untrusted root, missing issuer).
  */
-function buildPath(leaf: Candidate, pool: Candidate[]): { path: Candidate[]; anchored: boolean } {
+function buildPath(leaf: Candidate, issuersOf: IssuerLookup): { path: Candidate[]; anchored: boolean } {
   let longest = [leaf];
   const extend = (path: Candidate[]): Candidate[] | null => {
     const current = path[path.length - 1] as Candidate;
     if (current.anchor) return path;
     if (path.length > longest.length) longest = path;
     if (path.length >= MAX_PATH_LENGTH) return null;
-    for (const issuer of pool) {
+    for (const issuer of issuersOf(current)) {
       if (issuer.subject !== current.issuer || !issuer.isCa || path.some((node) => node.sha256 === issuer.sha256)) continue;
       if (!isIssuedBy(current.x509, issuer.x509)) continue;
       const found = extend([...path, issuer]);
@@ -143,9 +167,9 @@ function pathProblem(path: CertificateInfo[], now: Date): string | null {
 }
 
 /** Does a certificate carry the name of the path end's issuer without having verified it (wrong key, bad signature)? */
-function hasUnverifiedNamesake(path: Candidate[], pool: Candidate[]): boolean {
+function hasUnverifiedNamesake(path: Candidate[], issuersOf: IssuerLookup): boolean {
   const last = path[path.length - 1] as Candidate;
-  return pool.some((candidate) => candidate.subject === last.issuer && candidate.sha256 !== last.sha256);
+  return issuersOf(last).some((candidate) => candidate.subject === last.issuer && candidate.sha256 !== last.sha256);
 }
 
 function noPathReason(path: CertificateInfo[], issuerNamesake: boolean, servedCount: number): string {
@@ -183,8 +207,8 @@ function chainIssues(served: CertificateInfo[], path: Candidate[], servedShas: s
   };
 }
 
-function candidate(der: Buffer, x509: X509Certificate, sha: string, anchor: boolean): Candidate {
-  return { der, x509, sha256: sha, anchor, subject: x509.subject, issuer: x509.issuer, isCa: x509.ca };
+function candidate(der: Buffer, x509: X509Certificate, sha: string, anchor: boolean, subjectName: DerElement, issuerName: DerElement): Candidate {
+  return { der, x509, sha256: sha, anchor, subject: x509.subject, issuer: x509.issuer, isCa: x509.ca, subjectName, issuerName };
 }
 
 function uniqueBySha(candidates: Candidate[]): Candidate[] {

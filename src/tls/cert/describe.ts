@@ -1,12 +1,12 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { PortcullisError } from '../../shared/errors.js';
 import type { CertificateInfo } from '../model.js';
+import { childrenOf, contextTag, decodeOid, decodeString, DerTag, readSingle, type DerElement } from './der.js';
+import { GeneralNameTag, nameAttributes, readCertificateFields, type CertificateFields } from './x509-fields.js';
 
 /**
  * X.509 facts for one certificate: node:crypto `X509Certificate` for what OpenSSL parses fast (key,
- * fingerprints, PEM), pkijs for what it cannot give (names as values, extensions by OID).
+ * fingerprints, PEM, signatures), our DER reader for what it cannot give (names as values, extensions by OID).
  */
 
 const DAY_MS = 86_400_000;
@@ -62,12 +62,12 @@ const CURVE_BITS: Record<string, number> = {
 export interface ParsedCertificate {
   der: Buffer;
   x509: X509Certificate;
-  pkijs: pkijs.Certificate;
+  fields: CertificateFields;
 }
 
 export function parseCertificate(der: Buffer): ParsedCertificate {
   try {
-    return { der, x509: new X509Certificate(der), pkijs: pkijs.Certificate.fromBER(der) };
+    return { der, x509: new X509Certificate(der), fields: readCertificateFields(der) };
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new PortcullisError('scan.failed', `the server sent a certificate that is not valid X.509 (${der.length} bytes): ${reason}`);
@@ -78,27 +78,26 @@ export function describeCertificate(der: Buffer, now: Date): CertificateInfo {
   return describeParsed(parseCertificate(der), now);
 }
 
-export function describeParsed({ der, x509, pkijs: cert }: ParsedCertificate, now: Date): CertificateInfo {
-  const notAfter = cert.notAfter.value;
-  const spki = Buffer.from(cert.subjectPublicKeyInfo.toSchema().toBER());
+export function describeParsed({ der, x509, fields }: ParsedCertificate, now: Date): CertificateInfo {
+  const { notAfter, extensions } = fields;
   return {
     subject: distinguishedName(x509.subject),
-    commonNames: commonNames(cert.subject),
-    altNames: altNames(cert),
+    commonNames: commonNames(fields.subject),
+    altNames: altNames(extensions.get(OID.subjectAltName)),
     issuer: distinguishedName(x509.issuer),
     serialNumber: x509.serialNumber.toLowerCase(),
-    notBefore: cert.notBefore.value.toISOString(),
+    notBefore: fields.notBefore.toISOString(),
     notAfter: notAfter.toISOString(),
     daysToExpiry: Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS),
     ...publicKeyFacts(x509),
-    sigAlg: SIGNATURE_ALGORITHMS[cert.signatureAlgorithm.algorithmId] ?? cert.signatureAlgorithm.algorithmId,
+    sigAlg: SIGNATURE_ALGORITHMS[fields.signatureAlgorithm] ?? fields.signatureAlgorithm,
     sha1: createHash('sha1').update(der).digest('hex'),
     sha256: createHash('sha256').update(der).digest('hex'),
-    pinSha256: createHash('sha256').update(spki).digest('base64'),
-    ocspUrls: ocspUrls(cert),
-    crlUrls: crlUrls(cert),
-    mustStaple: mustStaple(cert),
-    sctCount: sctCount(cert),
+    pinSha256: createHash('sha256').update(fields.spki).digest('base64'),
+    ocspUrls: ocspUrls(extensions.get(OID.authorityInfoAccess)),
+    crlUrls: crlUrls(extensions.get(OID.crlDistributionPoints)),
+    mustStaple: mustStaple(extensions.get(OID.tlsFeature)),
+    sctCount: sctCount(extensions.get(OID.sctList)),
     selfSigned: isSelfSigned(x509),
     isCa: x509.ca,
     pem: x509.toString(),
@@ -129,25 +128,33 @@ function distinguishedName(lines: string): string {
   return lines.split('\n').filter(Boolean).reverse().join(', ');
 }
 
-function commonNames(name: pkijs.RelativeDistinguishedNames): string[] {
-  return name.typesAndValues.filter((tv) => tv.type === OID.commonName).map((tv) => String(tv.value.valueBlock.value));
+function commonNames(subject: DerElement): string[] {
+  return nameAttributes(subject).flatMap(({ type, value }) => (type === OID.commonName ? [decodeString(value) ?? ''] : []));
 }
 
-function extension(cert: pkijs.Certificate, oid: string): pkijs.Extension | undefined {
-  return cert.extensions?.find((e) => e.extnID === oid);
-}
-
-function altNames(cert: pkijs.Certificate): string[] {
-  const san = extension(cert, OID.subjectAltName)?.parsedValue;
-  if (!(san instanceof pkijs.AltName)) return [];
-  return san.altNames.flatMap((name) => {
-    if (name.type === 2) return [`DNS:${String(name.value)}`];
-    if (name.type === 7 && name.value instanceof asn1js.OctetString) {
-      const ip = formatIp(name.value.valueBlock.valueHexView);
-      return ip ? [`IP:${ip}`] : [];
-    }
+/**
+ * An extension's values, or none when it is absent or unreadable: a malformed extension costs the facts
+ * it would have given (as in browsers, which ignore what they cannot parse), not the whole certificate.
+ */
+function readExtension<T>(value: Buffer | undefined, read: (element: DerElement) => T[]): T[] {
+  if (value === undefined) return [];
+  try {
+    return read(readSingle(value, 'extension value'));
+  } catch {
     return [];
-  });
+  }
+}
+
+const generalNameText = (name: DerElement): string => name.content.toString('latin1');
+
+function altNames(value: Buffer | undefined): string[] {
+  return readExtension(value, (names) =>
+    childrenOf(names).flatMap((name) => {
+      if (name.tag === GeneralNameTag.dnsName) return [`DNS:${generalNameText(name)}`];
+      const ip = name.tag === GeneralNameTag.ipAddress ? formatIp(name.content) : null;
+      return ip ? [`IP:${ip}`] : [];
+    }),
+  );
 }
 
 function formatIp(bytes: Uint8Array): string | null {
@@ -158,33 +165,51 @@ function formatIp(bytes: Uint8Array): string | null {
   return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
 }
 
-function uris(names: pkijs.GeneralName[]): string[] {
-  return names.filter((name) => name.type === 6).map((name) => String(name.value));
+function uris(names: DerElement[]): string[] {
+  return names.filter((name) => name.tag === GeneralNameTag.uri).map(generalNameText);
 }
 
-function ocspUrls(cert: pkijs.Certificate): string[] {
-  const aia = extension(cert, OID.authorityInfoAccess)?.parsedValue;
-  if (!(aia instanceof pkijs.InfoAccess)) return [];
-  return uris(aia.accessDescriptions.filter((d) => d.accessMethod === OID.ocsp).map((d) => d.accessLocation));
+/** AuthorityInfoAccess: SEQUENCE OF {accessMethod, accessLocation GeneralName}. */
+function ocspUrls(value: Buffer | undefined): string[] {
+  return readExtension(value, (descriptions) =>
+    uris(
+      childrenOf(descriptions).flatMap((description) => {
+        const [method, location] = childrenOf(description);
+        return method?.tag === DerTag.oid && decodeOid(method.content) === OID.ocsp && location !== undefined ? [location] : [];
+      }),
+    ),
+  );
 }
 
-function crlUrls(cert: pkijs.Certificate): string[] {
-  const points = extension(cert, OID.crlDistributionPoints)?.parsedValue;
-  if (!(points instanceof pkijs.CRLDistributionPoints)) return [];
-  return points.distributionPoints.flatMap((point) => (Array.isArray(point.distributionPoint) ? uris(point.distributionPoint) : []));
+/** CRLDistributionPoints: SEQUENCE OF {distributionPoint [0] {fullName [0] GeneralNames}, …}. */
+function crlUrls(value: Buffer | undefined): string[] {
+  const tagged = (elements: DerElement[], n: number): DerElement | undefined => elements.find((element) => element.tag === contextTag(n, true));
+  return readExtension(value, (points) =>
+    childrenOf(points).flatMap((point) => {
+      const name = tagged(childrenOf(point), 0);
+      const fullName = name === undefined ? undefined : tagged(childrenOf(name), 0);
+      return fullName === undefined ? [] : uris(childrenOf(fullName));
+    }),
+  );
 }
 
-function mustStaple(cert: pkijs.Certificate): boolean {
-  const feature = extension(cert, OID.tlsFeature);
-  if (!feature) return false;
-  const parsed = asn1js.fromBER(feature.extnValue.valueBlock.valueHexView);
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return false;
-  return parsed.result.valueBlock.value.some((item) => item instanceof asn1js.Integer && item.valueBlock.valueDec === STATUS_REQUEST);
+/** TLS Feature (RFC 7633): SEQUENCE OF INTEGER; status_request means OCSP must-staple. */
+function mustStaple(value: Buffer | undefined): boolean {
+  return readExtension(value, (features) => childrenOf(features).filter((f) => f.tag === DerTag.integer && f.content.length === 1 && f.content[0] === STATUS_REQUEST))
+    .length > 0;
 }
 
-function sctCount(cert: pkijs.Certificate): number {
-  const list = extension(cert, OID.sctList)?.parsedValue;
-  return list instanceof pkijs.SignedCertificateTimestampList ? list.timestamps.length : 0;
+/** Embedded SCTs (RFC 6962 §3.3): an OCTET STRING holding a TLS vector (u16 length) of u16-length-prefixed SCTs. */
+function sctCount(value: Buffer | undefined): number {
+  return readExtension(value, (list) => {
+    if (list.tag !== DerTag.octetString || list.content.length < 2) return [];
+    const bytes = list.content;
+    const scts: Buffer[] = [];
+    for (let offset = 2; offset + 2 <= bytes.length; offset += 2 + (scts.at(-1)?.length ?? 0)) {
+      scts.push(bytes.subarray(offset + 2, offset + 2 + bytes.readUInt16BE(offset)));
+    }
+    return scts;
+  }).length;
 }
 
 type KeyFacts = Pick<CertificateInfo, 'keyAlg' | 'keySize' | 'keyStrength' | 'rsaExponent' | 'curve'>;

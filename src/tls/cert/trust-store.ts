@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import { PortcullisError } from '../../shared/errors.js';
+import { readCertificateFields } from './x509-fields.js';
 
 /**
  * The certificates trust is decided against. Self-signed entries are trust anchors; any other entry (an
@@ -68,6 +69,8 @@ async function readCaFile(file: string): Promise<Buffer[]> {
     const der = pemToDer(pem);
     try {
       new X509Certificate(der);
+      // What chain building reads from every entry (its names), so a bad entry fails here and not mid-scan.
+      readCertificateFields(der);
     } catch (err) {
       throw caFileError(file, `certificate ${index + 1} of ${blocks.length} is not valid X.509 (${(err as Error).message})`);
     }

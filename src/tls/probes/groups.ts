@@ -1,8 +1,9 @@
 /**
  * Named groups the server supports and whether it has its own order. TLS 1.3: offer groups with an
- * empty key_share; the HelloRetryRequest names the server's pick, no key exchange needed. Otherwise
- * TLS ≤ 1.2 with the accepted ECDHE suites: the ServerKeyExchange names the curve. Either way the
- * removal loop (enumerate.ts) runs over the catalogue, and a reversed re-offer tells the order.
+ * empty key_share and one suite the server accepts; the HelloRetryRequest names the server's pick, no
+ * key exchange needed, and this starts as soon as the protocol probe is done. Otherwise TLS ≤ 1.2 with
+ * the accepted ECDHE suites: the ServerKeyExchange names the curve. Either way the removal loop
+ * (enumerate.ts) runs over the catalogue, and a reversed re-offer tells the order.
  */
 import type { NamedGroupResult, ProtocolName, ProtocolSupport } from '../model.js';
 import { groupById, NAMED_GROUPS, parseServerKeyExchange, suiteById } from '../wire/index.js';
@@ -19,7 +20,7 @@ export interface GroupProbeResult {
 
 function tls13GroupHello(ctx: ProbeContext, suites: number[]): TryHello<number> {
   return async (groups) => {
-    const answer = await sendHello(ctx, { ...baseHello(ctx, 'TLSv1.3', suites), groups: [...groups] }, 'server-hello');
+    const answer = await sendHello(ctx, { ...baseHello(ctx, 'TLSv1.3', suites), groups: [...groups] }, 'server-hello', true);
     if (answer.kind === 'no-answer') return { kind: 'error', message: answer.message, retryable: answer.retryable };
     if (answer.kind !== 'server-hello' || answer.hello.version !== 'TLSv1.3' || answer.hello.selectedGroup === undefined) return { kind: 'rejected' };
     return { kind: 'chosen', choice: answer.hello.selectedGroup };
@@ -28,7 +29,7 @@ function tls13GroupHello(ctx: ProbeContext, suites: number[]): TryHello<number> 
 
 function ecdheGroupHello(ctx: ProbeContext, protocol: LegacyProtocol, suites: number[]): TryHello<number> {
   return async (groups): Promise<HelloVerdict<number>> => {
-    const answer = await sendHello(ctx, { ...baseHello(ctx, protocol, suites), groups: [...groups] }, 'flight');
+    const answer = await sendHello(ctx, { ...baseHello(ctx, protocol, suites), groups: [...groups] }, 'flight', true);
     if (answer.kind === 'no-answer') return { kind: 'error', message: answer.message, retryable: answer.retryable };
     if (answer.kind !== 'server-hello' || answer.flight.serverKeyExchange === null) return { kind: 'rejected' };
     try {
@@ -47,22 +48,25 @@ function groupResult(id: number): NamedGroupResult {
 }
 
 /**
- * `accepted`: accepted suite ids per protocol (from the suite probe) — the hellos offer only those, so
- * the server's answer depends on the groups alone.
+ * The hellos offer only accepted suites, so the server's answer depends on the groups alone.
+ * `firstAccepted`: one accepted suite per protocol (from the protocol probe), all TLS 1.3 needs;
+ * `enumerated`: every accepted suite per protocol (the suite probe), for the ECDHE suites of TLS ≤ 1.2.
  */
 export async function probeGroups(
   ctx: ProbeContext,
   protocols: readonly ProtocolSupport[],
-  accepted: Partial<Record<ProtocolName, number[]>>,
+  firstAccepted: Partial<Record<ProtocolName, number[]>>,
+  enumerated: Promise<Partial<Record<ProtocolName, number[]>>>,
 ): Promise<GroupProbeResult> {
   const supports = (name: ProtocolName): boolean => protocols.some((p) => p.name === name && p.supported);
   let tryHello: TryHello<number> | undefined;
   let candidates: number[] = [];
-  const tls13Suites = accepted['TLSv1.3'] ?? [];
+  const tls13Suites = firstAccepted['TLSv1.3'] ?? [];
   if (supports('TLSv1.3') && tls13Suites.length > 0) {
     tryHello = tls13GroupHello(ctx, tls13Suites);
     candidates = NAMED_GROUPS.filter((g) => g.tls13).map((g) => g.id);
   } else {
+    const accepted = await enumerated;
     const protocol = LEGACY_DOWNWARDS.find((p) => (accepted[p] ?? []).some((id) => suiteById(id)?.kx === 'ECDHE'));
     if (protocol === undefined) return { groups: [], groupPreference: null };
     const ecdhe = (accepted[protocol] ?? []).filter((id) => suiteById(id)?.kx === 'ECDHE');

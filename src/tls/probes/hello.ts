@@ -86,35 +86,32 @@ export function classifyAnswer(result: ExchangeResult, timeoutMs: number): Hello
   };
 }
 
-async function send(ctx: ProbeContext, bytes: Buffer, readUntil: ReadUntil): Promise<HelloAnswer> {
-  const result = await ctx.limit(() =>
-    exchange({
-      ip: ctx.ip,
-      port: ctx.port,
-      hello: bytes,
-      timeoutMs: ctx.timeoutMs,
-      until: readUntil === 'flight' ? untilServerHelloDone : untilServerHello,
-      signal: ctx.signal,
-      counter: ctx.counter,
-    }),
+async function send(ctx: ProbeContext, bytes: Buffer, readUntil: ReadUntil, urgent: boolean): Promise<HelloAnswer> {
+  const result = await ctx.limit(
+    () =>
+      exchange({
+        ip: ctx.ip,
+        port: ctx.port,
+        hello: bytes,
+        timeoutMs: ctx.timeoutMs,
+        until: readUntil === 'flight' ? untilServerHelloDone : untilServerHello,
+        signal: ctx.signal,
+        counter: ctx.counter,
+      }),
+    urgent,
   );
   return classifyAnswer(result, ctx.timeoutMs);
 }
 
 const answers = new WeakMap<ProbeContext, Map<string, Promise<HelloAnswer>>>();
 
-/** A stable key for hello options: Buffers as hex, so equal options map to one connection. */
+/** A stable key for hello options: equal options map to one connection (Buffers serialise as their bytes). */
 function cacheKey(options: ClientHelloOptions, readUntil: ReadUntil): string {
-  return JSON.stringify([options, readUntil], (_key, value: unknown) => {
-    if (value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer') {
-      return Buffer.from((value as { data: number[] }).data).toString('hex');
-    }
-    return value;
-  });
+  return JSON.stringify([options, readUntil]);
 }
 
 /** Sends `build()`'s bytes once per endpoint and `key`; later calls share the first answer. */
-function sendOnce(ctx: ProbeContext, key: string, build: () => Buffer, readUntil: ReadUntil): Promise<HelloAnswer> {
+function sendOnce(ctx: ProbeContext, key: string, build: () => Buffer, readUntil: ReadUntil, urgent = false): Promise<HelloAnswer> {
   let cache = answers.get(ctx);
   if (cache === undefined) {
     cache = new Map();
@@ -122,15 +119,18 @@ function sendOnce(ctx: ProbeContext, key: string, build: () => Buffer, readUntil
   }
   let answer = cache.get(key);
   if (answer === undefined) {
-    answer = send(ctx, build(), readUntil);
+    answer = send(ctx, build(), readUntil, urgent);
     cache.set(key, answer);
   }
   return answer;
 }
 
-/** Sends a TLS/SSLv3 hello, or reuses the answer to an identical one sent before to this endpoint. */
-export function sendHello(ctx: ProbeContext, options: ClientHelloOptions, readUntil: ReadUntil): Promise<HelloAnswer> {
-  return sendOnce(ctx, cacheKey(options, readUntil), () => buildClientHello(options), readUntil);
+/**
+ * Sends a TLS/SSLv3 hello, or reuses the answer to an identical one sent before to this endpoint.
+ * `urgent`: a step of a sequential chain (see Limiter), which goes ahead of one-off hellos.
+ */
+export function sendHello(ctx: ProbeContext, options: ClientHelloOptions, readUntil: ReadUntil, urgent = false): Promise<HelloAnswer> {
+  return sendOnce(ctx, cacheKey(options, readUntil), () => buildClientHello(options), readUntil, urgent);
 }
 
 /** Sends a pure SSLv2 CLIENT-HELLO offering `cipherKinds` (once per endpoint); the SERVER-HELLO lists every kind both share. */

@@ -31,3 +31,21 @@ describe('createLimiter', () => {
     expect(() => createLimiter(0)).toThrow(RangeError);
   });
 });
+
+describe('createLimiter priorities', () => {
+  it('starts waiting urgent tasks before waiting normal ones, each in FIFO order', async () => {
+    const limit = createLimiter(1);
+    const started: string[] = [];
+    let releaseFirst = (): void => {};
+    const first = limit(() => new Promise<void>((resolve) => (releaseFirst = resolve)));
+    const queued = [
+      limit(async () => void started.push('normal 1')),
+      limit(async () => void started.push('urgent 1'), true),
+      limit(async () => void started.push('normal 2')),
+      limit(async () => void started.push('urgent 2'), true),
+    ];
+    releaseFirst();
+    await Promise.all([first, ...queued]);
+    expect(started).toEqual(['urgent 1', 'urgent 2', 'normal 1', 'normal 2']);
+  });
+});

@@ -17,13 +17,23 @@ export interface ProtocolProbeResult {
   protocols: ProtocolSupport[];
   /** Every answer, to tell a dead or non-TLS endpoint from one that supports nothing we offered. */
   answers: HelloAnswer[];
+  /**
+   * For each supported SSLv3–TLS 1.3 version, the suite the server chose from our hello: one accepted
+   * suite, which lets probes that need any (groups, features) start before the suite enumeration ends.
+   */
+  firstAccepted: Partial<Record<ProtocolName, number[]>>;
 }
 
-async function probeSslv2(ctx: ProbeContext, answers: HelloAnswer[]): Promise<ProtocolSupport> {
+interface VersionVerdict {
+  support: ProtocolSupport;
+  chosenSuite?: number;
+}
+
+async function probeSslv2(ctx: ProbeContext, answers: HelloAnswer[]): Promise<VersionVerdict> {
   const answer = await sendSslv2Hello(ctx, SSLV2_CIPHER_KINDS.map((kind) => kind.id));
   answers.push(answer);
-  if (answer.kind === 'sslv2-server-hello') return { name: 'SSLv2', supported: answer.hello.cipherKinds.length > 0 };
-  return decide('SSLv2', answer, true) ?? { name: 'SSLv2', supported: false };
+  if (answer.kind === 'sslv2-server-hello') return { support: { name: 'SSLv2', supported: answer.hello.cipherKinds.length > 0 } };
+  return { support: decide('SSLv2', answer, true) ?? { name: 'SSLv2', supported: false } };
 }
 
 /** The verdict one answer gives for `protocol`, or undefined when the next bundle must be tried. */
@@ -43,22 +53,25 @@ function decide(protocol: ProtocolName, answer: HelloAnswer, last: boolean): Pro
   }
 }
 
-async function probeTlsVersion(ctx: ProbeContext, protocol: Exclude<ProtocolName, 'SSLv2'>, answers: HelloAnswer[]): Promise<ProtocolSupport> {
+async function probeTlsVersion(ctx: ProbeContext, protocol: Exclude<ProtocolName, 'SSLv2'>, answers: HelloAnswer[]): Promise<VersionVerdict> {
   const bundles = suiteBundles(protocol);
   for (const [i, bundle] of bundles.entries()) {
-    const answer = await sendHello(ctx, baseHello(ctx, protocol, bundle), 'flight');
+    const answer = await sendHello(ctx, baseHello(ctx, protocol, [...bundle]), 'flight');
     answers.push(answer);
-    const verdict = decide(protocol, answer, i === bundles.length - 1);
-    if (verdict !== undefined) return verdict;
+    const support = decide(protocol, answer, i === bundles.length - 1);
+    if (support !== undefined) return support.supported && answer.kind === 'server-hello' ? { support, chosenSuite: answer.hello.cipherSuite } : { support };
   }
-  return { name: protocol, supported: false };
+  return { support: { name: protocol, supported: false } };
 }
 
 export async function probeProtocols(ctx: ProbeContext): Promise<ProtocolProbeResult> {
   const answers: HelloAnswer[] = [];
-  const protocols = await Promise.all(
+  const verdicts = await Promise.all(
     PROTOCOLS.map((protocol) => (protocol === 'SSLv2' ? probeSslv2(ctx, answers) : probeTlsVersion(ctx, protocol, answers))),
   );
+  const protocols = verdicts.map((v) => v.support);
   for (const p of protocols) if (p.error !== undefined) ctx.warn(`protocols ${p.name}: ${p.error}`);
-  return { protocols, answers };
+  const firstAccepted: Partial<Record<ProtocolName, number[]>> = {};
+  for (const { support, chosenSuite } of verdicts) if (chosenSuite !== undefined) firstAccepted[support.name] = [chosenSuite];
+  return { protocols, answers, firstAccepted };
 }

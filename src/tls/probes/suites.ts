@@ -42,11 +42,20 @@ function likelihoodRank(suite: CipherSuiteInfo): number {
  * the first, full bundle, so a typical server's accepted suites all come from one removal loop, whose
  * order is then already the server's order (no re-offering to sort them).
  */
-export function suiteBundles(protocol: Exclude<ProtocolName, 'SSLv2'>): number[][] {
-  const ids = [...suitesForProtocol(protocol)].sort((a, b) => likelihoodRank(a) - likelihoodRank(b)).map((suite) => suite.id);
-  const size = protocol === 'SSLv3' ? SUITES_PER_SSLV3_HELLO : SUITES_PER_HELLO;
-  return [ids.slice(0, size), ...splitIntoBundles(ids.slice(size), size)];
+export function suiteBundles(protocol: Exclude<ProtocolName, 'SSLv2'>): readonly (readonly number[])[] {
+  let bundles = bundlesByProtocol.get(protocol);
+  if (bundles === undefined) {
+    const ranked = suitesForProtocol(protocol).map((suite) => ({ id: suite.id, rank: likelihoodRank(suite) }));
+    const ids = ranked.sort((a, b) => a.rank - b.rank).map((suite) => suite.id);
+    const size = protocol === 'SSLv3' ? SUITES_PER_SSLV3_HELLO : SUITES_PER_HELLO;
+    bundles = [ids.slice(0, size), ...splitIntoBundles(ids.slice(size), size)];
+    bundlesByProtocol.set(protocol, bundles);
+  }
+  return bundles;
 }
+
+/** Computed once per protocol: ranking ~300 suites is not free, and both the protocol and suite probes ask. */
+const bundlesByProtocol = new Map<ProtocolName, readonly (readonly number[])[]>();
 
 /** A ServerHello at a negotiated TLS ≤ 1.2 version, with the clear part of its flight. */
 export interface Handshake {
@@ -136,7 +145,8 @@ async function probeTlsSuites(ctx: ProbeContext, protocol: Exclude<ProtocolName,
   const details = new Map<number, KeyExchangeDetail>();
   const handshakes: Handshake[] = [];
   const tryHello = async (ids: readonly number[]): Promise<HelloVerdict<number>> => {
-    const answer = await sendHello(ctx, baseHello(ctx, protocol, [...ids]), protocol === 'TLSv1.3' ? 'server-hello' : 'flight');
+    // 'flight' for TLS 1.3 too (it stops at the ServerHello there), so the protocol probe's answer is reused.
+    const answer = await sendHello(ctx, baseHello(ctx, protocol, [...ids]), 'flight', true);
     if (answer.kind === 'no-answer') return { kind: 'error', message: answer.message, retryable: answer.retryable };
     if (answer.kind !== 'server-hello' || answer.hello.version !== protocol) return { kind: 'rejected' };
     const chosen = answer.hello.cipherSuite;

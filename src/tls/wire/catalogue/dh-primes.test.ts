@@ -1,10 +1,10 @@
 import { checkPrimeSync, generatePrimeSync, getDiffieHellman } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { KNOWN_DH_PRIMES, identifyDhPrime } from './index.js';
+import { identifyDhPrime, knownDhPrimes } from './index.js';
 import { opensslAvailable, opensslDhPrime } from './testing/openssl.js';
 
 const prime = (name: string): bigint => {
-  const known = KNOWN_DH_PRIMES.find((p) => p.name === name);
+  const known = knownDhPrimes().find((p) => p.name === name);
   if (!known) throw new Error(`no known prime named ${name}`);
   return known.prime;
 };
@@ -21,8 +21,8 @@ describe('identifyDhPrime', () => {
 
   it('flags the ≤1024-bit common primes as weak (Logjam)', () => {
     expect(identifyDhPrime(getDiffieHellman('modp2').getPrime())).toMatchObject({ name: 'RFC 2409 Oakley group 2', bits: 1024, weak: true });
-    expect(KNOWN_DH_PRIMES.filter((p) => p.weak).every((p) => p.bits <= 1024)).toBe(true);
-    expect(KNOWN_DH_PRIMES.filter((p) => !p.weak).every((p) => p.bits > 1024)).toBe(true);
+    expect(knownDhPrimes().filter((p) => p.weak).every((p) => p.bits <= 1024)).toBe(true);
+    expect(knownDhPrimes().filter((p) => !p.weak).every((p) => p.bits > 1024)).toBe(true);
   });
 
   it('knows nothing of a freshly generated prime', () => {
@@ -30,17 +30,30 @@ describe('identifyDhPrime', () => {
   });
 });
 
-describe('KNOWN_DH_PRIMES', () => {
+describe('knownDhPrimes', () => {
   it('names each prime once and is as long as its name says', () => {
-    expect(new Set(KNOWN_DH_PRIMES.map((p) => p.prime)).size).toBe(KNOWN_DH_PRIMES.length);
-    for (const known of KNOWN_DH_PRIMES) {
+    expect(new Set(knownDhPrimes().map((p) => p.prime)).size).toBe(knownDhPrimes().length);
+    for (const known of knownDhPrimes()) {
       const sizeInName = /(\d{3,4})-bit|ffdhe(\d+)/.exec(known.name);
       if (sizeInName) expect(known.bits, known.name).toBe(Number(sizeInName[1] ?? sizeInName[2]));
     }
   });
 
+  it.each([
+    ['RFC 2409 Oakley group 1', 'modp1'],
+    ['RFC 2409 Oakley group 2', 'modp2'],
+    ['RFC 3526 group 5', 'modp5'],
+    ['RFC 3526 group 14', 'modp14'],
+    ['RFC 3526 group 15', 'modp15'],
+    ['RFC 3526 group 16', 'modp16'],
+    ['RFC 3526 group 17', 'modp17'],
+    ['RFC 3526 group 18', 'modp18'],
+  ])('derives %s from π exactly as OpenSSL ships %s', (name, group) => {
+    expect(prime(name)).toBe(BigInt(`0x${getDiffieHellman(group).getPrime().toString('hex')}`));
+  });
+
   it('holds only primes (a typo in the hard-coded hex would break this)', () => {
-    for (const known of KNOWN_DH_PRIMES.filter((p) => p.name.startsWith('RFC 5114') || !p.name.startsWith('RFC'))) {
+    for (const known of knownDhPrimes().filter((p) => p.name.startsWith('RFC 5114') || !p.name.startsWith('RFC'))) {
       expect(checkPrimeSync(known.prime, { checks: 8 }), known.name).toBe(true);
     }
   });

@@ -1,5 +1,3 @@
-import { getDiffieHellman } from 'node:crypto';
-
 /** A Diffie-Hellman prime many servers share: precomputation against it pays off across the internet (Logjam). */
 export interface KnownDhPrime {
   name: string;
@@ -14,45 +12,65 @@ const WEAK_PRIME_MAX_BITS = 1024;
 const bigintFromBytes = (bytes: Uint8Array): bigint => (bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString('hex')}`));
 const bigintFromHex = (hex: string): bigint => BigInt(`0x${hex.replace(/\s+/g, '')}`);
 
+/** Guard bits below the fixed point, so the truncated series terms cannot reach the integer part. */
+const GUARD_BITS = 64n;
+
 /**
- * RFC 7919 §A: p = 2^b − 2^(b−64) + (⌊2^(b−130)·e⌋ + X)·2^64 − 1, where X is the smallest offset making
- * p a safe prime (values from the RFC). ⌊2^n·e⌋ comes from the series Σ 2^n/k!, with guard bits so the
- * truncated terms cannot reach the integer part.
+ * The shape shared by the RFC 2409/3526 MODP and RFC 7919 ffdhe primes: p = 2^b − 2^(b−64) − 1 +
+ * (⌊2^(b−130)·c⌋ + X)·2^64, with c = π (MODP) or e (ffdhe) and X the smallest offset making p a safe prime
+ * (values from the RFCs). Derived on demand: much cheaper than OpenSSL's getDiffieHellman('modp1'),
+ * which takes ~50 ms.
  */
-function ffdhePrime(bits: number, offset: bigint): bigint {
+function constantPrime(bits: number, scaledConstant: (fractionBits: number) => bigint, offset: bigint): bigint {
   const b = BigInt(bits);
-  return (1n << b) - (1n << (b - 64n)) + ((scaledE(bits - 130) + offset) << 64n) - 1n;
+  return (1n << b) - (1n << (b - 64n)) - 1n + ((scaledConstant(bits - 130) + offset) << 64n);
 }
 
+/** ⌊2^n·e⌋ from the series Σ 2^n/k!. */
 function scaledE(fractionBits: number): bigint {
-  const guardBits = 64n;
-  let term = 1n << (BigInt(fractionBits) + guardBits);
+  let term = 1n << (BigInt(fractionBits) + GUARD_BITS);
   let sum = 0n;
   for (let k = 1n; term > 0n; k++) {
     sum += term;
     term /= k;
   }
-  return sum >> guardBits;
+  return sum >> GUARD_BITS;
 }
 
+/** ⌊2^n·π⌋ by Machin's formula π = 16·atan(1/5) − 4·atan(1/239). */
+function scaledPi(fractionBits: number): bigint {
+  const one = 1n << (BigInt(fractionBits) + GUARD_BITS);
+  const atanInverse = (x: bigint): bigint => {
+    let sum = 0n;
+    let power = one / x;
+    for (let n = 1n, sign = 1n; power > 0n; n += 2n, sign = -sign) {
+      sum += (sign * power) / n;
+      power /= x * x;
+    }
+    return sum;
+  };
+  return (16n * atanInverse(5n) - 4n * atanInverse(239n)) >> GUARD_BITS;
+}
+
+/** RFC 2409 §6 and RFC 3526 (π-based). A test checks each against OpenSSL's modp groups. */
+const MODP_PRIMES: readonly (readonly [name: string, bits: number, offset: bigint])[] = [
+  ['RFC 2409 Oakley group 1', 768, 149686n],
+  ['RFC 2409 Oakley group 2', 1024, 129093n],
+  ['RFC 3526 group 5', 1536, 741804n],
+  ['RFC 3526 group 14', 2048, 124476n],
+  ['RFC 3526 group 15', 3072, 1690314n],
+  ['RFC 3526 group 16', 4096, 240904n],
+  ['RFC 3526 group 17', 6144, 929484n],
+  ['RFC 3526 group 18', 8192, 4743158n],
+];
+
+/** RFC 7919 §A (e-based). */
 const FFDHE_OFFSETS: readonly (readonly [bits: number, offset: bigint])[] = [
   [2048, 560316n],
   [3072, 2625351n],
   [4096, 5736041n],
   [6144, 15705020n],
   [8192, 10965728n],
-];
-
-/** Node ships the RFC 2409 and RFC 3526 MODP primes; reading them beats retyping 8192-bit hex. */
-const MODP_GROUPS: readonly (readonly [name: string, nodeGroup: string])[] = [
-  ['RFC 2409 Oakley group 1', 'modp1'],
-  ['RFC 2409 Oakley group 2', 'modp2'],
-  ['RFC 3526 group 5', 'modp5'],
-  ['RFC 3526 group 14', 'modp14'],
-  ['RFC 3526 group 15', 'modp15'],
-  ['RFC 3526 group 16', 'modp16'],
-  ['RFC 3526 group 17', 'modp17'],
-  ['RFC 3526 group 18', 'modp18'],
 ];
 
 /** RFC 5114 §2.1–2.3 primes (DSA-style groups with small subgroups), checked against OpenSSL's dh_rfc5114 by a test. */
@@ -136,20 +154,48 @@ const SERVER_DEFAULT_PRIMES: readonly (readonly [name: string, hex: string])[] =
     552B72B7C78D8D6B993A736F8486B30588B8F1B87E89668A8BD3F13DDC517D4B`],
 ];
 
-function knownPrime(name: string, prime: bigint): KnownDhPrime {
-  const bits = prime.toString(2).length;
-  return { name, bits, prime, weak: bits <= WEAK_PRIME_MAX_BITS };
+/** A catalogue entry whose prime is derived only when a server's prime of the same size needs comparing. */
+interface PrimeSource {
+  name: string;
+  bits: number;
+  derive: () => bigint;
 }
 
-export const KNOWN_DH_PRIMES: readonly KnownDhPrime[] = [
-  ...MODP_GROUPS.map(([name, group]) => knownPrime(name, bigintFromBytes(getDiffieHellman(group).getPrime()))),
-  ...FFDHE_OFFSETS.map(([bits, offset]) => knownPrime(`RFC 7919 ffdhe${bits}`, ffdhePrime(bits, offset))),
-  ...[...RFC5114_PRIMES, ...SERVER_DEFAULT_PRIMES].map(([name, hex]) => knownPrime(name, bigintFromHex(hex))),
+const SOURCES: readonly PrimeSource[] = [
+  ...MODP_PRIMES.map(([name, bits, offset]) => ({ name, bits, derive: () => constantPrime(bits, scaledPi, offset) })),
+  ...FFDHE_OFFSETS.map(([bits, offset]) => ({ name: `RFC 7919 ffdhe${bits}`, bits, derive: () => constantPrime(bits, scaledE, offset) })),
+  ...[...RFC5114_PRIMES, ...SERVER_DEFAULT_PRIMES].map(([name, hex]) => {
+    const prime = bigintFromHex(hex);
+    return { name, bits: bitLength(prime), derive: () => prime };
+  }),
 ];
 
-const primesByValue: ReadonlyMap<bigint, KnownDhPrime> = new Map(KNOWN_DH_PRIMES.map((p) => [p.prime, p]));
+function bitLength(value: bigint): number {
+  return value === 0n ? 0 : value.toString(2).length;
+}
+
+const derived = new Map<PrimeSource, KnownDhPrime>();
+
+function known(source: PrimeSource): KnownDhPrime {
+  let entry = derived.get(source);
+  if (entry === undefined) {
+    entry = { name: source.name, bits: source.bits, prime: source.derive(), weak: source.bits <= WEAK_PRIME_MAX_BITS };
+    derived.set(source, entry);
+  }
+  return entry;
+}
+
+/** Every well-known prime, in catalogue order (derives them all). */
+export function knownDhPrimes(): readonly KnownDhPrime[] {
+  return SOURCES.map(known);
+}
 
 /** The well-known prime a server's DH parameters use (big-endian bytes as sent in ServerKeyExchange, or a bigint). */
 export function identifyDhPrime(prime: bigint | Buffer): KnownDhPrime | undefined {
-  return primesByValue.get(typeof prime === 'bigint' ? prime : bigintFromBytes(prime));
+  const value = typeof prime === 'bigint' ? prime : bigintFromBytes(prime);
+  const bits = bitLength(value);
+  for (const source of SOURCES) {
+    if (source.bits === bits && known(source).prime === value) return known(source);
+  }
+  return undefined;
 }

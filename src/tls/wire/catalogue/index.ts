@@ -2,5 +2,5 @@
 export { CIPHER_SUITES, SCSV, SSLV2_CIPHER_KINDS, isIanaRegistered, suiteById, suiteByName, suitesForProtocol } from './suites.js';
 export { NAMED_GROUPS, groupById, groupByName, rsaEquivalentBits, type NamedGroupInfo } from './groups.js';
 export { SIGNATURE_SCHEMES, signatureSchemeById, type SignatureSchemeInfo } from './signature-schemes.js';
-export { KNOWN_DH_PRIMES, identifyDhPrime, type KnownDhPrime } from './dh-primes.js';
+export { identifyDhPrime, knownDhPrimes, type KnownDhPrime } from './dh-primes.js';
 export { PROTOCOL_VERSIONS, protocolFromVersion } from './protocols.js';
