@@ -12,7 +12,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { testPki } from '../src/testing/pki.js';
 import { ROOT, RESULTS_DIR, ensureBuilt, fmt, machineInfo, machineMarkdown, percentile, procMemory, uptime } from './lib.js';
 
 const ADDRESSES = 50;
@@ -25,13 +24,14 @@ interface Endpoint {
   port: number;
 }
 
-async function startServers(): Promise<{ endpoints: Endpoint[]; stop: () => void }> {
+async function startServers(): Promise<{ root: string; endpoints: Endpoint[]; stop: () => void }> {
   const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['bench/tls-fixture-server.ts', String(ADDRESSES), ...CONFIGS], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`fixture server exited ${code}`)));
   });
-  return { endpoints: JSON.parse(line) as Endpoint[], stop: () => child.kill('SIGTERM') };
+  const { root, endpoints } = JSON.parse(line) as { root: string; endpoints: Endpoint[] };
+  return { root, endpoints, stop: () => child.kill('SIGTERM') };
 }
 
 function activeHandles(): Record<string, number> {
@@ -46,12 +46,11 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   const engine = (await import(pathToFileURL(path.join(ROOT, 'dist/tls/index.js')).href)) as typeof import('../src/tls/index.js');
   const scope = (await import(pathToFileURL(path.join(ROOT, 'dist/scope/index.js')).href)) as typeof import('../src/scope/index.js');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pcbench-tls-'));
-  const caFile = path.join(dir, 'root.pem');
-  writeFileSync(caFile, (await testPki()).root.pem);
+  const { root, endpoints, stop } = await startServers();
+  const caFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'pcbench-tls-')), 'root.pem');
+  writeFileSync(caFile, root);
   const trustStore = await engine.loadTrustStore({ caFiles: [caFile] });
-  const options = { resolver: scope.staticResolver({}), scopePolicy: scope.createScopePolicy({ allow: [], deny: [] }), trustStore, timeoutMs: TIMEOUT_MS };
-  const { endpoints, stop } = await startServers();
+  const options = { resolver: scope.staticResolver({}), scopePolicy: scope.createScopePolicy({ allow: [], deny: [] }), trustStore, timeoutMs: TIMEOUT_MS, sni: 'localhost' };
   const handlesBefore = activeHandles();
   const rssSamples: number[] = [];
   const sampler = setInterval(() => rssSamples.push(process.memoryUsage().rss), 50);
@@ -94,7 +93,7 @@ async function main(): Promise<void> {
     '',
     machineMarkdown(machine, uptime()),
     '',
-    `${endpoints.length} endpoints (${CONFIGS.join(', ')} × 127.0.1.1–127.0.1.${ADDRESSES}, served by a separate process), engine from dist/, at most ${inFlight} assessments in flight, per-probe deadline ${TIMEOUT_MS} ms.`,
+    `${endpoints.length} endpoints (${CONFIGS.join(', ')} × 127.0.1.1–127.0.1.${ADDRESSES}, served by a separate process), engine from dist/, at most ${inFlight} assessments in flight, per-probe deadline ${TIMEOUT_MS} ms, SNI \`localhost\` (the test certificates' name; the addresses themselves are not in them).`,
     '',
     `| assessments | in flight | total s | per second | p50 ms | p99 ms | slowest ms | peak RSS MB (VmHWM) | TCP connections | endpoint errors | probe warnings |`,
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
