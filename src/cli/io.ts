@@ -13,7 +13,7 @@ export const EXIT_FAILED = 1;
 /** The command line or its input was wrong (bad target, bad port spec, out of scope, unknown option). */
 export const EXIT_USAGE = 2;
 
-const USAGE_CODE = /^(target\.|ports\.|request\.|scope\.|config\.)/;
+const USAGE_CODE = /^(target\.|ports\.|request\.|scope\.|config\.|ssllabs\.(disabled|not-registered|email-rejected|bad-request|registration-failed)$)/;
 
 /** Thrown by commands to end with a message and an exit code. */
 export class CliExit extends Error {

@@ -5,6 +5,7 @@ import { scanPortsCommand, type ScanPortsDeps } from './commands/scan-ports.js';
 import { scanTlsCommand, type ScanTlsDeps } from './commands/scan-tls.js';
 import { scansCommand } from './commands/scans.js';
 import { serveCommand } from './commands/serve.js';
+import { sslLabsCommand } from './commands/ssllabs.js';
 import { type CliIo, EXIT_OK, EXIT_USAGE, errorLine, exitCodeFor } from './io.js';
 
 export type CliDeps = ScanPortsDeps & ScanTlsDeps;
@@ -34,6 +35,7 @@ Exit codes: 0 success, 1 the scan or request failed, 2 usage error.`,
     new Command('scan').description('Run a scan in this process, without a server').addCommand(scanPortsCommand(io, deps)).addCommand(scanTlsCommand(io, deps)),
   );
   program.addCommand(scansCommand(io));
+  program.addCommand(sslLabsCommand(io));
   program.exitOverride();
   for (const cmd of program.commands) {
     cmd.copyInheritedSettings(program).exitOverride();

@@ -31,12 +31,21 @@ export function renderTlsReport(assessments: readonly Assessment[], options: Rep
 
 type Paint = (style: Style, text: string) => string;
 
+/** engine=both: one line per point where the native engine and SSL Labs disagree. */
+export function renderDisagreements(items: ReadonlyArray<{ host: string; port: number; ip: string; aspect: string; native: string; ssllabs: string }>): string {
+  if (items.length === 0) return '\nnative engine and SSL Labs agree\n';
+  const rows = [['target', 'address', 'aspect', 'native', 'SSL Labs'], ...items.map((d) => [`${d.host}:${d.port}`, d.ip, d.aspect, d.native, d.ssllabs])];
+  return `\nwhere the native engine and SSL Labs disagree:\n${columns(rows, '  ').join('\n')}\n`;
+}
+
 function renderAssessment(a: Assessment, paint: Paint, boxed: boolean): string {
   const seconds = ((Date.parse(a.finishedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1);
   const name = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
   const lines = [
     paint('bold', name) + `  SNI ${a.sni ?? '(none)'}  ${a.endpoints.length} address(es), assessed in ${seconds} s (${a.engine} engine, rating guide ${a.criteriaVersion})`,
   ];
+  if (a.fallback !== undefined) lines.push(`  not sent to SSL Labs: ${a.fallback.reason}; assessed by the native engine`);
+  for (const note of a.notes ?? []) lines.push(`  note: ${note}`);
   if (a.endpoints.length === 0) lines.push('  no address to assess');
   for (const e of a.endpoints) lines.push('', ...renderEndpoint(e, paint, boxed));
   return `${lines.join('\n')}\n`;

@@ -73,6 +73,23 @@ const ConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    ssllabs: Type.Optional(
+      Type.Object(
+        {
+          email: Type.Optional(Type.String()),
+          apiVersion: Type.Optional(Type.Union([Type.Literal('v3'), Type.Literal('v4')])),
+          baseUrl: Type.Optional(Type.String()),
+          fromCacheMaxAgeHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 8760 })),
+          pollDnsMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000 })),
+          pollMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000 })),
+          coolOffMarginMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+          rateLimitBackoffMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
+          pauseMinMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 7_200_000 })),
+          pauseMaxMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 7_200_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -48,6 +48,26 @@ export interface Config {
    * concurrency: hosts assessed at once by one TLS scan job.
    */
   tls: { caFiles: string[]; maxAgeSeconds: number; timeoutMs: number; parallelism: number; concurrency: number };
+  /**
+   * The optional SSL Labs engine, off unless `email` is set (SSL Labs' terms: a registered
+   * organisation email; results are never published). fromCacheMaxAgeHours: accept SSL Labs' own
+   * cached reports up to that age instead of starting new assessments. pollDnsMs / pollMs: the
+   * documented 5 s / 10 s polling. coolOffMarginMs: added to SSL Labs' cool-off between starts.
+   * rateLimitBackoffMs: first wait after a 429 (doubling). pauseMinMs..pauseMaxMs: how long all new
+   * starts pause after a 503/529.
+   */
+  ssllabs: {
+    email: string | undefined;
+    apiVersion: 'v3' | 'v4';
+    baseUrl: string;
+    fromCacheMaxAgeHours: number | undefined;
+    pollDnsMs: number;
+    pollMs: number;
+    coolOffMarginMs: number;
+    rateLimitBackoffMs: number;
+    pauseMinMs: number;
+    pauseMaxMs: number;
+  };
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -68,6 +88,18 @@ export const DEFAULT_CONFIG: Config = {
     connector: 'auto',
   },
   tls: { caFiles: [], maxAgeSeconds: 3600, timeoutMs: 5000, parallelism: 4, concurrency: 4 },
+  ssllabs: {
+    email: undefined,
+    apiVersion: 'v4',
+    baseUrl: 'https://api.ssllabs.com/api/',
+    fromCacheMaxAgeHours: undefined,
+    pollDnsMs: 5000,
+    pollMs: 10_000,
+    coolOffMarginMs: 100,
+    rateLimitBackoffMs: 30_000,
+    pauseMinMs: 15 * 60_000,
+    pauseMaxMs: 30 * 60_000,
+  },
 };
 
 /** Environment variables understood by Portcullis, with what they set. Documented in the README. */
@@ -93,6 +125,10 @@ export const ENV_VARS = {
   PORTCULLIS_TLS_MAX_AGE: 'tls.maxAgeSeconds',
   PORTCULLIS_TLS_TIMEOUT_MS: 'tls.timeoutMs',
   PORTCULLIS_TLS_CONCURRENCY: 'tls.concurrency',
+  PORTCULLIS_SSLLABS_EMAIL: 'ssllabs.email (turns the SSL Labs engine on)',
+  PORTCULLIS_SSLLABS_API: 'ssllabs.apiVersion (v4 or v3)',
+  PORTCULLIS_SSLLABS_URL: 'ssllabs.baseUrl (API root without the version)',
+  PORTCULLIS_SSLLABS_MAX_AGE_HOURS: 'ssllabs.fromCacheMaxAgeHours',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -210,5 +246,32 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
       parallelism: overrides.tls?.parallelism ?? file.tls?.parallelism ?? d.tls.parallelism,
       concurrency: overrides.tls?.concurrency ?? intFromEnv(env, 'PORTCULLIS_TLS_CONCURRENCY', 1, 64) ?? file.tls?.concurrency ?? d.tls.concurrency,
     },
+    ssllabs: sslLabsConfig(env, overrides.ssllabs ?? {}, file.ssllabs ?? {}),
   };
+}
+
+function sslLabsConfig(env: Env, overrides: NonNullable<ConfigFile['ssllabs']>, file: NonNullable<ConfigFile['ssllabs']>): Config['ssllabs'] {
+  const d = DEFAULT_CONFIG.ssllabs;
+  const email = overrides.email ?? (env.PORTCULLIS_SSLLABS_EMAIL || undefined) ?? file.email ?? d.email;
+  if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw invalid(`ssllabs.email must be an email address, got "${email}"`, 'ssllabs.email', email);
+  const apiVersion = overrides.apiVersion ?? (env.PORTCULLIS_SSLLABS_API || undefined) ?? file.apiVersion ?? d.apiVersion;
+  if (apiVersion !== 'v3' && apiVersion !== 'v4') throw invalid(`PORTCULLIS_SSLLABS_API must be v4 or v3, got "${apiVersion}"`, 'PORTCULLIS_SSLLABS_API', apiVersion);
+  const baseUrl = overrides.baseUrl ?? (env.PORTCULLIS_SSLLABS_URL || undefined) ?? file.baseUrl ?? d.baseUrl;
+  if (!/^https?:\/\/[^/]+/.test(baseUrl)) throw invalid(`ssllabs.baseUrl must be an http(s) URL, got "${baseUrl}"`, 'ssllabs.baseUrl', baseUrl);
+  const pick = <K extends 'pollDnsMs' | 'pollMs' | 'coolOffMarginMs' | 'rateLimitBackoffMs' | 'pauseMinMs' | 'pauseMaxMs'>(key: K): number => overrides[key] ?? file[key] ?? d[key];
+  const config: Config['ssllabs'] = {
+    email,
+    apiVersion,
+    baseUrl,
+    fromCacheMaxAgeHours:
+      overrides.fromCacheMaxAgeHours ?? intFromEnv(env, 'PORTCULLIS_SSLLABS_MAX_AGE_HOURS', 1, 8760) ?? file.fromCacheMaxAgeHours ?? d.fromCacheMaxAgeHours,
+    pollDnsMs: pick('pollDnsMs'),
+    pollMs: pick('pollMs'),
+    coolOffMarginMs: pick('coolOffMarginMs'),
+    rateLimitBackoffMs: pick('rateLimitBackoffMs'),
+    pauseMinMs: pick('pauseMinMs'),
+    pauseMaxMs: pick('pauseMaxMs'),
+  };
+  if (config.pauseMaxMs < config.pauseMinMs) throw invalid('ssllabs.pauseMaxMs must not be below ssllabs.pauseMinMs', 'ssllabs.pauseMaxMs', String(config.pauseMaxMs));
+  return config;
 }

@@ -81,7 +81,7 @@ function jobContext(scanId: string, overrides: Partial<JobContext<TlsScanJobPayl
 }
 
 function handlerFor(f: Fixture) {
-  return createTlsScanHandler({ ...f.runtime, engine: f.runtime.tlsEngine, checkpointMs: 20 });
+  return createTlsScanHandler({ ...f.runtime, engine: f.runtime.tlsEngine, sslLabs: f.runtime.sslLabs?.engine, checkpointMs: 20 });
 }
 
 async function rowCount(f: Fixture, table: 'tls_scans' | 'tls_assessments' | 'tls_scan_targets' | 'jobs'): Promise<number> {

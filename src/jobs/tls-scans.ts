@@ -5,9 +5,11 @@ import { formatRange, normalizeHostname, parseTarget, planTargets } from '../sco
 import type { Resolver, ScopePolicy } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 import { timeOrderedId } from '../shared/ids.js';
-import type { Store, TlsScanOptions, TlsScanRecord, TlsTarget } from '../store/index.js';
+import type { SaveAssessmentExtras, SslLabsOpinion, Store, TlsScanOptions, TlsScanRecord, TlsTarget, TlsTargetOutcome } from '../store/index.js';
 import { targetKey } from '../tls/target.js';
 import type { Assessment } from '../tls/model.js';
+import type { TlsEngine, TlsEngineOptions } from '../tls/engine.js';
+import { notConfigured, type SslLabsTlsEngine } from '../ssllabs/index.js';
 import type { JobContext, JobHandler, JobQueue } from './queue.js';
 import { UnrecoverableError } from './queue.js';
 
@@ -23,22 +25,7 @@ export interface TlsScanJobPayload {
 
 export const DEFAULT_TLS_PORT = 443;
 
-export interface TlsEngineOptions {
-  resolver: Resolver;
-  scopePolicy: ScopePolicy;
-  sni?: string | null;
-  timeoutMs?: number;
-  parallelism?: number;
-  signal?: AbortSignal;
-}
-
-/**
- * The TLS engine as jobs, routes and the CLI call it: tls/assess.ts's `assess` with its trust store
- * already bound (runtime and CLI do the binding), so everything above can run on a fake in tests.
- * Throws target.unresolvable / scope.denied before connecting; unreachable endpoints come back with
- * status `error`.
- */
-export type TlsEngine = (target: TlsTarget, options: TlsEngineOptions) => Promise<Assessment>;
+export type { TlsEngine, TlsEngineOptions } from '../tls/engine.js';
 
 /**
  * Parses one TLS target as users write it: `name`, `name:port`, an IPv4 address with an optional
@@ -141,6 +128,8 @@ export async function submitTlsScan(deps: TlsSubmitDeps, request: TlsScanSubmiss
   try {
     const options = { ...request.options };
     if (options.sni !== undefined) options.sni = parseSni(options.sni, 'options.sni');
+    // Opt-in: without a configured email nothing is ever sent to SSL Labs, and the request says why.
+    if (options.engine !== undefined && options.engine !== 'native' && deps.config.ssllabs.email === undefined) throw notConfigured();
     const targets = await planTlsTargets(request.hosts, { resolver: deps.resolver, policy: deps.policy, maxAddresses: deps.config.scope.maxAddressesPerScan });
     const record = await deps.store.tlsAssessments.createScan({
       id: timeOrderedId(),
@@ -167,6 +156,8 @@ export async function submitTlsScan(deps: TlsSubmitDeps, request: TlsScanSubmiss
 export interface TlsScanJobDeps {
   store: Store;
   engine: TlsEngine;
+  /** The SSL Labs engine; undefined when it is off (a scan asking for it then fails its targets with ssllabs.disabled). */
+  sslLabs?: SslLabsTlsEngine | undefined;
   resolver: Resolver;
   policy: ScopePolicy;
   config: Config;
@@ -176,8 +167,22 @@ export interface TlsScanJobDeps {
   checkpointMs?: number;
 }
 
-/** Errors about the target itself: retrying cannot help, so they are recorded for that target. */
-const TARGET_ERRORS = new Set(['target.invalid', 'target.unresolvable', 'scope.denied']);
+/**
+ * Errors about the target itself or about the configuration: retrying cannot help, so they are
+ * recorded for that target. SSL Labs failing (ERROR, 500) is recorded too: the batch goes on.
+ */
+const TARGET_ERRORS = new Set([
+  'target.invalid',
+  'target.unresolvable',
+  'target.too-large',
+  'scope.denied',
+  'ssllabs.disabled',
+  'ssllabs.not-registered',
+  'ssllabs.email-rejected',
+  'ssllabs.assessment-failed',
+  'ssllabs.internal-error',
+  'ssllabs.not-eligible',
+]);
 
 /**
  * Runs one stored TLS scan: each target through the engine, a bounded number at once. Idempotent
@@ -214,27 +219,58 @@ export function createTlsScanHandler(deps: TlsScanJobDeps): JobHandler<TlsScanJo
     }, deps.checkpointMs ?? 500);
 
     const options = scan.options;
+    const engineChoice = options.engine ?? 'native';
+    const engineOptions: TlsEngineOptions = {
+      resolver: deps.resolver,
+      scopePolicy: deps.policy,
+      ...(options.sni !== undefined ? { sni: options.sni } : {}),
+      timeoutMs: options.timeoutMs ?? deps.config.tls.timeoutMs,
+      parallelism: deps.config.tls.parallelism,
+      signal: abort.signal,
+    };
+    const sslLabs = (target: TlsTarget, fallbackToNative: boolean) => {
+      if (deps.sslLabs === undefined) throw notConfigured();
+      return deps.sslLabs(target, { ...engineOptions, fallbackToNative });
+    };
+    /** Runs the engine(s) the scan asked for; the primary assessment and, for `both`, SSL Labs' opinion. */
+    const runEngines = async (target: TlsTarget): Promise<{ assessment: Assessment } & SaveAssessmentExtras> => {
+      if (engineChoice === 'native') return { assessment: await deps.engine(target, engineOptions) };
+      if (engineChoice === 'ssllabs') return sslLabs(target, true);
+      const [native, second] = await Promise.all([
+        deps.engine(target, engineOptions),
+        sslLabs(target, false).then(
+          (r): SslLabsOpinion => ({ assessment: r.assessment, raw: r.raw }),
+          (err: unknown): SslLabsOpinion => {
+            if (abort.signal.aborted || !(err instanceof PortcullisError) || !TARGET_ERRORS.has(err.code)) throw err;
+            return { error: describeError(err) };
+          },
+        ),
+      ]);
+      return { assessment: native, sslLabs: second };
+    };
+    /** A stored answer young enough to reuse, per engine asked for (`both` needs both). */
+    const reusable = async (target: TlsTarget): Promise<TlsTargetOutcome | undefined> => {
+      if (options.fresh === true) return undefined;
+      const fresh = (engine: 'native' | 'ssllabs') => repo.latestFresh({ ...target, sni: options.sni, engine }, deps.config.tls.maxAgeSeconds);
+      if (engineChoice !== 'both') {
+        const cached = await fresh(engineChoice);
+        return cached === undefined ? undefined : { reusedAssessmentId: cached.id };
+      }
+      const [native, second] = await Promise.all([fresh('native'), fresh('ssllabs')]);
+      return native !== undefined && second !== undefined ? { reusedAssessmentId: native.id, reusedSslLabsAssessmentId: second.id } : undefined;
+    };
     const assessTarget = async (target: TlsTarget): Promise<void> => {
       abort.signal.throwIfAborted();
       const at = (): string => new Date().toISOString();
-      if (options.fresh !== true) {
-        const cached = await repo.latestFresh({ ...target, sni: options.sni }, deps.config.tls.maxAgeSeconds);
-        if (cached !== undefined) {
-          await repo.recordTarget(scanId, target, { reusedAssessmentId: cached.id }, at());
-          return;
-        }
+      const cached = await reusable(target);
+      if (cached !== undefined) {
+        await repo.recordTarget(scanId, target, cached, at());
+        return;
       }
       const started = performance.now();
-      let assessment: Assessment;
+      let result: { assessment: Assessment } & SaveAssessmentExtras;
       try {
-        assessment = await deps.engine(target, {
-          resolver: deps.resolver,
-          scopePolicy: deps.policy,
-          ...(options.sni !== undefined ? { sni: options.sni } : {}),
-          timeoutMs: options.timeoutMs ?? deps.config.tls.timeoutMs,
-          parallelism: deps.config.tls.parallelism,
-          signal: abort.signal,
-        });
+        result = await runEngines(target);
       } catch (err) {
         if (abort.signal.aborted) throw err;
         const deterministic = err instanceof PortcullisError && TARGET_ERRORS.has(err.code);
@@ -243,7 +279,8 @@ export function createTlsScanHandler(deps: TlsScanJobDeps): JobHandler<TlsScanJo
         await repo.recordTarget(scanId, target, { error: describeError(err) }, at());
         return;
       }
-      await repo.saveAssessment(scanId, target, assessment, at());
+      const { assessment, ...extras } = result;
+      await repo.saveAssessment(scanId, target, assessment, at(), extras);
       deps.metrics?.tlsAssessmentDuration.observe((performance.now() - started) / 1000);
       for (const e of assessment.endpoints) deps.metrics?.tlsEndpointGrades.inc({ grade: e.grade ?? 'error' });
     };

@@ -17,6 +17,9 @@ export interface Metrics {
   tlsEndpointGrades: Counter<'grade'>;
   tlsAssessmentDuration: Histogram;
   queueJobs: Gauge<'state'>;
+  /** The SSL Labs governor, sampled at scrape time: max, current, running, waiting (assessments); cool-off and pause in seconds. */
+  sslLabs: Gauge<'quantity'>;
+  sslLabsEvents: Gauge<'event'>;
   httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
@@ -82,6 +85,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'portcullis_queue_jobs',
       help: 'Jobs in the queue, by state (sampled at scrape time).',
       labelNames: ['state'],
+      registers: [registry],
+    }),
+    sslLabs: new Gauge({
+      name: 'portcullis_ssllabs',
+      help: 'SSL Labs governor state at scrape time: max_assessments, current_assessments, running, waiting, cool_off_seconds, paused_seconds (left).',
+      labelNames: ['quantity'],
+      registers: [registry],
+    }),
+    sslLabsEvents: new Gauge({
+      name: 'portcullis_ssllabs_events',
+      help: 'SSL Labs events since the process started: started (assessments), rate_limited (429 answers), pauses (503/529).',
+      labelNames: ['event'],
       registers: [registry],
     }),
     httpRequestDuration: new Histogram({

@@ -11,6 +11,7 @@ import type { Resolver } from '../scope/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase, pendingMigrations } from '../store/index.js';
 import { type Store, createStore } from '../store/index.js';
+import { createSslLabs, type SslLabs } from '../ssllabs/index.js';
 import { nativeTlsEngine } from '../tls/engine.js';
 
 /** Everything a process needs, built once from the config and passed down. */
@@ -25,6 +26,8 @@ export interface Runtime {
   metrics: Metrics;
   detectService: ServiceDetector;
   tlsEngine: TlsEngine;
+  /** The SSL Labs engine and its governor, shared by every job of the process; undefined unless ssllabs.email is set. */
+  sslLabs: SslLabs | undefined;
   close(): Promise<void>;
 }
 
@@ -81,6 +84,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }
   const store = createStore(handle);
   const queue = new DatabaseQueue({ handle, leaseMs: config.worker.leaseMs, ...options.queue, logger });
+  const tlsEngine = options.tlsEngine ?? nativeTlsEngine(config.tls.caFiles);
   return {
     config,
     logger,
@@ -91,7 +95,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     portLists,
     metrics: options.metrics ?? createMetrics(),
     detectService: options.detectService ?? detectService,
-    tlsEngine: options.tlsEngine ?? nativeTlsEngine(config.tls.caFiles),
+    tlsEngine,
+    sslLabs: createSslLabs(config.ssllabs, tlsEngine),
     close: async () => {
       await queue.close();
       if (options.database === undefined) await store.close();
@@ -120,6 +125,7 @@ export function startWorker(runtime: Runtime, concurrency = runtime.config.worke
       createTlsScanHandler({
         store: runtime.store,
         engine: runtime.tlsEngine,
+        sslLabs: runtime.sslLabs?.engine,
         resolver: runtime.resolver,
         policy: runtime.policy,
         config: runtime.config,

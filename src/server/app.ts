@@ -9,6 +9,7 @@ import { healthRoutes } from './routes/health.js';
 import { hostRoutes } from './routes/hosts.js';
 import { portScanRoutes } from './routes/port-scans.js';
 import { scanRoutes } from './routes/scan.js';
+import { sslLabsRoutes } from './routes/ssllabs.js';
 import { tlsScanRoutes } from './routes/tls-scans.js';
 
 
@@ -45,6 +46,7 @@ export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
         { name: 'port scans', description: 'Scan addresses for open TCP ports, read results, compare scans.' },
         { name: 'hosts', description: 'Everything known about one address across scans.' },
         { name: 'tls', description: 'Grade TLS like SSL Labs with the native engine: `GET /scan` for one host, TLS scans for many, history per host, diffs.' },
+        { name: 'ssllabs', description: 'The optional Qualys SSL Labs engine (opt-in with `ssllabs.email`): its budget and SSL Labs\' raw results. Choose it per request with `engine=ssllabs|both`.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -58,5 +60,6 @@ export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(tlsScanRoutes, { runtime });
   await app.register(scanRoutes, { runtime });
   await app.register(domainRoutes, { runtime });
+  await app.register(sslLabsRoutes, { runtime });
   return app;
 }

@@ -19,6 +19,19 @@ export type ErrorCode =
   | 'store.unavailable'
   | 'queue.unavailable'
   | 'tls.ca-file-invalid'
+  | 'ssllabs.disabled'
+  | 'ssllabs.not-registered'
+  | 'ssllabs.email-rejected'
+  | 'ssllabs.registration-failed'
+  | 'ssllabs.rate-limited'
+  | 'ssllabs.unavailable'
+  | 'ssllabs.overloaded'
+  | 'ssllabs.internal-error'
+  | 'ssllabs.unreachable'
+  | 'ssllabs.bad-request'
+  | 'ssllabs.bad-response'
+  | 'ssllabs.assessment-failed'
+  | 'ssllabs.not-eligible'
   | 'internal';
 
 const DEFAULT_STATUS: Record<ErrorCode, number> = {
@@ -39,6 +52,21 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   'queue.unavailable': 503,
   // A CA file named by the operator (config tls.caFiles, CLI --ca-file) that cannot be read or parsed.
   'tls.ca-file-invalid': 500,
+  // The SSL Labs engine: off (opt-in), misconfigured (email), or SSL Labs itself failing (a gateway's 502/503).
+  'ssllabs.disabled': 400,
+  'ssllabs.not-registered': 500,
+  'ssllabs.email-rejected': 500,
+  'ssllabs.registration-failed': 400,
+  'ssllabs.rate-limited': 503,
+  'ssllabs.unavailable': 503,
+  'ssllabs.overloaded': 503,
+  'ssllabs.internal-error': 502,
+  'ssllabs.unreachable': 502,
+  'ssllabs.bad-request': 400,
+  'ssllabs.bad-response': 502,
+  'ssllabs.assessment-failed': 502,
+  // A target SSL Labs may not assess (private address, not port 443…) where no fallback applies.
+  'ssllabs.not-eligible': 400,
   internal: 500,
 };
 

@@ -11,6 +11,9 @@ export { createPortScanRepository } from './port-scans.js';
 export {
   type EndpointGrade,
   type NewTlsScan,
+  type SaveAssessmentExtras,
+  type SslLabsOpinion,
+  type TlsEngineChoice,
   type TlsAssessmentRecord,
   type TlsAssessmentRepository,
   type TlsAssessmentSummary,

@@ -46,6 +46,8 @@ export interface TlsAssessmentsTable {
   endpoints: string;
   /** JSON Assessment. */
   assessment: string;
+  /** SSL Labs' own JSON (engine ssllabs), verbatim. */
+  raw: string | null;
 }
 
 export interface TlsScanTargetsTable {
@@ -57,6 +59,9 @@ export interface TlsScanTargetsTable {
   /** JSON {code, message}. */
   error: string | null;
   finished_at: string;
+  /** engine=both: the SSL Labs assessment, or JSON {code, message} why there is none. */
+  ssllabs_assessment_id: string | null;
+  ssllabs_error: string | null;
 }
 
 /** The TLS tables, added to the store's Database type where this repository queries them. */
@@ -70,7 +75,12 @@ export type TlsTables = {
 /** One service to assess: a canonical host name or IP literal (IPv6 without brackets) and a port. */
 export type { TlsTarget } from '../tls/target.js';
 
+/** native: our engine; ssllabs: Qualys SSL Labs (native for targets it cannot assess); both: side by side. */
+export type TlsEngineChoice = 'native' | 'ssllabs' | 'both';
+
 export interface TlsScanOptions {
+  /** Which engine assesses the targets (default native). */
+  engine?: TlsEngineChoice;
   /** SNI to send instead of the host name. */
   sni?: string;
   /** Run every target again even when a stored assessment is younger than tls.maxAgeSeconds. */
@@ -147,9 +157,23 @@ export interface TlsTargetResult extends TlsTarget {
   /** Undefined when the target failed, or when the assessment it reused was deleted since. */
   assessment: TlsAssessmentSummary | undefined;
   error: { code: string; message: string } | undefined;
+  /** engine=both: SSL Labs' assessment of the target, or why there is none. */
+  sslLabs?: { assessment: TlsAssessmentSummary | undefined; error: { code: string; message: string } | undefined } | undefined;
 }
 
-export type TlsTargetOutcome = { reusedAssessmentId: string } | { error: { code: string; message: string } };
+type ErrorValue = { code: string; message: string };
+
+/** engine=both: SSL Labs' answer stored beside the native assessment. */
+export type SslLabsOpinion = { assessment: Assessment; raw: unknown } | { error: ErrorValue };
+
+export type TlsTargetOutcome = { reusedAssessmentId: string; reusedSslLabsAssessmentId?: string | undefined } | { error: ErrorValue };
+
+export interface SaveAssessmentExtras {
+  /** SSL Labs' JSON when `assessment` came from SSL Labs. */
+  raw?: unknown;
+  /** engine=both: the second opinion, stored in the same transaction. */
+  sslLabs?: SslLabsOpinion | undefined;
+}
 
 export interface TlsAssessmentRepository {
   createScan(scan: NewTlsScan): Promise<TlsScanRecord>;
@@ -165,21 +189,24 @@ export interface TlsAssessmentRepository {
   /**
    * Stores the assessment of a scan's target and marks the target done, in one transaction. Stored
    * under the target's host and port (the scan's spelling, whatever the engine reports). Idempotent per
-   * scan and target: a retried job replaces the earlier row (keeping its id), never adds one.
+   * scan, target and engine: a retried job replaces the earlier row (keeping its id), never adds one.
    */
-  saveAssessment(scanId: string, target: TlsTarget, assessment: Assessment, at: string): Promise<TlsAssessmentSummary>;
+  saveAssessment(scanId: string, target: TlsTarget, assessment: Assessment, at: string, extras?: SaveAssessmentExtras): Promise<TlsAssessmentSummary>;
   /** Marks a target done without running it: reused from an earlier assessment, or failed. Idempotent. */
   recordTarget(scanId: string, target: TlsTarget, outcome: TlsTargetOutcome, at: string): Promise<void>;
   /** How each finished target of the scan ended, in the scan's target order. */
   scanResults(scanId: string): Promise<TlsTargetResult[]>;
   /**
    * The newest assessment of host:port that finished at most maxAgeSeconds before `now` and graded at
-   * least one endpoint (failures are never reused). With `sni`, only assessments that sent that SNI.
+   * least one endpoint (failures are never reused). With `sni`, only assessments that sent that SNI;
+   * with `engine`, only that engine's.
    */
-  latestFresh(target: TlsTarget & { sni?: string | undefined }, maxAgeSeconds: number, now?: Date): Promise<TlsAssessmentRecord | undefined>;
+  latestFresh(target: TlsTarget & { sni?: string | undefined; engine?: Assessment['engine'] | undefined }, maxAgeSeconds: number, now?: Date): Promise<TlsAssessmentRecord | undefined>;
   /** Assessments of a host (optionally one port), newest first. */
   history(host: string, page: { port?: number | undefined; limit: number; offset: number }): Promise<{ items: TlsAssessmentSummary[]; total: number }>;
   getAssessment(id: string): Promise<TlsAssessmentRecord | undefined>;
+  /** SSL Labs' JSON behind an assessment; undefined when the assessment does not exist or is not from SSL Labs. */
+  getRaw(id: string): Promise<unknown>;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -221,7 +248,7 @@ function scanFromRow(row: Selectable<TlsScansTable> & { progress_done: number })
   };
 }
 
-type SummaryRow = Omit<Selectable<TlsAssessmentsTable>, 'assessment'>;
+type SummaryRow = Omit<Selectable<TlsAssessmentsTable>, 'assessment' | 'raw'>;
 
 function summaryFromRow(row: SummaryRow): TlsAssessmentSummary {
   return {
@@ -239,7 +266,7 @@ function summaryFromRow(row: SummaryRow): TlsAssessmentSummary {
   };
 }
 
-function recordFromRow(row: Selectable<TlsAssessmentsTable>): TlsAssessmentRecord {
+function recordFromRow(row: Omit<Selectable<TlsAssessmentsTable>, 'raw'>): TlsAssessmentRecord {
   return {
     ...summaryFromRow(row),
     assessment: parseJsonColumn<Assessment>(row.assessment, `document of TLS assessment ${row.id}`, isObject),
@@ -259,6 +286,34 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
   async function assertScan(trx: Kysely<Database & TlsTables>, scanId: string): Promise<void> {
     const scan = await trx.selectFrom('tls_scans').select('id').where('id', '=', scanId).executeTakeFirst();
     if (!scan) throw new PortcullisError('not-found', `TLS scan ${scanId} does not exist`, { value: scanId });
+  }
+
+  /** Inserts or (retried job) replaces the scan's assessment of target by this engine; returns its summary. */
+  async function upsertAssessment(trx: Kysely<Database & TlsTables>, scanId: string, target: TlsTarget, assessment: Assessment, raw: unknown): Promise<SummaryRow> {
+    const endpoints: EndpointGrade[] = assessment.endpoints.map((e) => ({ ip: e.ip, status: e.status, grade: e.grade, gradeTrustIgnored: e.gradeTrustIgnored }));
+    const columns = {
+      sni: assessment.sni,
+      criteria_version: assessment.criteriaVersion,
+      started_at: assessment.startedAt,
+      finished_at: assessment.finishedAt,
+      grade: worstGrade(endpoints.map((e) => e.grade)),
+      endpoints: JSON.stringify(endpoints),
+      assessment: JSON.stringify(assessment),
+      raw: raw === undefined ? null : JSON.stringify(raw),
+    };
+    await trx
+      .insertInto('tls_assessments')
+      .values({ id: timeOrderedId(), scan_id: scanId, host: target.host, port: target.port, engine: assessment.engine, ...columns })
+      .onConflict((oc) => oc.columns(['scan_id', 'host', 'port', 'engine']).doUpdateSet(columns))
+      .execute();
+    return trx
+      .selectFrom('tls_assessments')
+      .select(SUMMARY_COLUMNS)
+      .where('scan_id', '=', scanId)
+      .where('host', '=', target.host)
+      .where('port', '=', target.port)
+      .where('engine', '=', assessment.engine)
+      .executeTakeFirstOrThrow();
   }
 
   return {
@@ -324,6 +379,7 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
       return db.transaction().execute(async (trx) => {
         const own = trx.selectFrom('tls_assessments').select('id').where('scan_id', '=', id);
         await trx.deleteFrom('tls_scan_targets').where('assessment_id', 'in', own).execute();
+        await trx.updateTable('tls_scan_targets').set({ ssllabs_assessment_id: null }).where('ssllabs_assessment_id', 'in', own).execute();
         await trx.deleteFrom('tls_scan_targets').where('scan_id', '=', id).execute();
         await trx.deleteFrom('tls_assessments').where('scan_id', '=', id).execute();
         const result = await trx.deleteFrom('tls_scans').where('id', '=', id).executeTakeFirst();
@@ -331,36 +387,24 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
       });
     },
 
-    async saveAssessment(scanId: string, target: TlsTarget, assessment: Assessment, at: string): Promise<TlsAssessmentSummary> {
-      const endpoints: EndpointGrade[] = assessment.endpoints.map((e) => ({ ip: e.ip, status: e.status, grade: e.grade, gradeTrustIgnored: e.gradeTrustIgnored }));
-      const columns = {
-        sni: assessment.sni,
-        engine: assessment.engine,
-        criteria_version: assessment.criteriaVersion,
-        started_at: assessment.startedAt,
-        finished_at: assessment.finishedAt,
-        grade: worstGrade(endpoints.map((e) => e.grade)),
-        endpoints: JSON.stringify(endpoints),
-        assessment: JSON.stringify(assessment),
-      };
+    async saveAssessment(scanId: string, target: TlsTarget, assessment: Assessment, at: string, extras: SaveAssessmentExtras = {}): Promise<TlsAssessmentSummary> {
       return db.transaction().execute(async (trx) => {
         await assertScan(trx, scanId);
-        await trx
-          .insertInto('tls_assessments')
-          .values({ id: timeOrderedId(), scan_id: scanId, host: target.host, port: target.port, ...columns })
-          .onConflict((oc) => oc.columns(['scan_id', 'host', 'port']).doUpdateSet(columns))
-          .execute();
-        const row = await trx
-          .selectFrom('tls_assessments')
-          .select(SUMMARY_COLUMNS)
-          .where('scan_id', '=', scanId)
-          .where('host', '=', target.host)
-          .where('port', '=', target.port)
-          .executeTakeFirstOrThrow();
+        const row = await upsertAssessment(trx, scanId, target, assessment, extras.raw);
+        const second = extras.sslLabs;
+        const secondRow = second !== undefined && 'assessment' in second ? await upsertAssessment(trx, scanId, target, second.assessment, second.raw) : undefined;
+        const values = {
+          assessment_id: row.id,
+          cached: 0,
+          error: null,
+          finished_at: at,
+          ssllabs_assessment_id: secondRow?.id ?? null,
+          ssllabs_error: second !== undefined && 'error' in second ? JSON.stringify({ code: second.error.code, message: second.error.message }) : null,
+        };
         await trx
           .insertInto('tls_scan_targets')
-          .values({ scan_id: scanId, host: target.host, port: target.port, assessment_id: row.id, cached: 0, error: null, finished_at: at })
-          .onConflict((oc) => oc.columns(['scan_id', 'host', 'port']).doUpdateSet({ assessment_id: row.id, cached: 0, error: null, finished_at: at }))
+          .values({ scan_id: scanId, host: target.host, port: target.port, ...values })
+          .onConflict((oc) => oc.columns(['scan_id', 'host', 'port']).doUpdateSet(values))
           .execute();
         return summaryFromRow(row);
       });
@@ -369,8 +413,8 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
     async recordTarget(scanId: string, target: TlsTarget, outcome: TlsTargetOutcome, at: string): Promise<void> {
       const values =
         'reusedAssessmentId' in outcome
-          ? { assessment_id: outcome.reusedAssessmentId, cached: 1, error: null, finished_at: at }
-          : { assessment_id: null, cached: 0, error: JSON.stringify({ code: outcome.error.code, message: outcome.error.message }), finished_at: at };
+          ? { assessment_id: outcome.reusedAssessmentId, cached: 1, error: null, finished_at: at, ssllabs_assessment_id: outcome.reusedSslLabsAssessmentId ?? null, ssllabs_error: null }
+          : { assessment_id: null, cached: 0, error: JSON.stringify({ code: outcome.error.code, message: outcome.error.message }), finished_at: at, ssllabs_assessment_id: null, ssllabs_error: null };
       await db.transaction().execute(async (trx) => {
         await assertScan(trx, scanId);
         await trx
@@ -386,7 +430,7 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
       if (!scan) return [];
       const order = parseJsonColumn<TlsTarget[]>(scan.targets, `targets of TLS scan ${scanId}`, isArray).map(targetKey);
       const rows = await db.selectFrom('tls_scan_targets').selectAll().where('scan_id', '=', scanId).execute();
-      const ids = rows.flatMap((r) => (r.assessment_id === null ? [] : [r.assessment_id]));
+      const ids = rows.flatMap((r) => [r.assessment_id, r.ssllabs_assessment_id].filter((id): id is string => id !== null));
       const assessments = new Map<string, TlsAssessmentSummary>();
       // A scan has at most a few hundred targets: one query, well under the parameter limits.
       if (ids.length > 0) {
@@ -394,29 +438,35 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
       }
       const results = rows.map((r): TlsTargetResult => {
         const port = num(r.port);
+        const where = (column: string): string => `${column} of ${targetKey({ host: r.host, port })} in TLS scan ${scanId}`;
+        const sslLabsError = r.ssllabs_error === null ? undefined : parseJsonColumn<ErrorValue>(r.ssllabs_error, where('SSL Labs error'), isObject);
         return {
           host: r.host,
           port,
           finishedAt: r.finished_at,
           cached: num(r.cached) === 1,
           assessment: r.assessment_id === null ? undefined : assessments.get(r.assessment_id),
-          error: r.error === null ? undefined : parseJsonColumn<{ code: string; message: string }>(r.error, `error of ${targetKey({ host: r.host, port })} in TLS scan ${scanId}`, isObject),
+          error: r.error === null ? undefined : parseJsonColumn<ErrorValue>(r.error, where('error'), isObject),
+          ...(r.ssllabs_assessment_id !== null || sslLabsError !== undefined
+            ? { sslLabs: { assessment: r.ssllabs_assessment_id === null ? undefined : assessments.get(r.ssllabs_assessment_id), error: sslLabsError } }
+            : {}),
         };
       });
       const position = (r: TlsTarget): number => order.indexOf(targetKey(r));
       return results.sort((x, y) => position(x) - position(y));
     },
 
-    async latestFresh(target: TlsTarget & { sni?: string | undefined }, maxAgeSeconds: number, now: Date = new Date()): Promise<TlsAssessmentRecord | undefined> {
+    async latestFresh(target: TlsTarget & { sni?: string | undefined; engine?: Assessment['engine'] | undefined }, maxAgeSeconds: number, now: Date = new Date()): Promise<TlsAssessmentRecord | undefined> {
       const cutoff = new Date(now.getTime() - maxAgeSeconds * 1000).toISOString();
       let query = db
         .selectFrom('tls_assessments')
-        .selectAll()
+        .select([...SUMMARY_COLUMNS, 'assessment'])
         .where('host', '=', target.host)
         .where('port', '=', target.port)
         .where('finished_at', '>=', cutoff)
         .where('grade', 'is not', null);
       if (target.sni !== undefined) query = query.where('sni', '=', target.sni);
+      if (target.engine !== undefined) query = query.where('engine', '=', target.engine);
       const row = await query.orderBy('finished_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
       return row ? recordFromRow(row) : undefined;
     },
@@ -432,8 +482,13 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
     },
 
     async getAssessment(id: string): Promise<TlsAssessmentRecord | undefined> {
-      const row = await db.selectFrom('tls_assessments').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await db.selectFrom('tls_assessments').select([...SUMMARY_COLUMNS, 'assessment']).where('id', '=', id).executeTakeFirst();
       return row ? recordFromRow(row) : undefined;
+    },
+
+    async getRaw(id: string): Promise<unknown> {
+      const row = await db.selectFrom('tls_assessments').select('raw').where('id', '=', id).executeTakeFirst();
+      return row?.raw == null ? undefined : parseJsonColumn<unknown>(row.raw, `SSL Labs JSON of TLS assessment ${id}`, isObject);
     },
   };
 }

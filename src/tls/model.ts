@@ -307,4 +307,8 @@ export interface Assessment {
   startedAt: string;
   finishedAt: string;
   endpoints: EndpointAssessment[];
+  /** Set when SSL Labs was asked for but may not assess this target (private address, not port 443…), so the native engine did. */
+  fallback?: { requested: 'ssllabs'; reason: string };
+  /** Things worth knowing about the assessment as a whole (SSL Labs restarted it, a poll was retried…). */
+  notes?: string[];
 }

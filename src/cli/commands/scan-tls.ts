@@ -1,4 +1,4 @@
-import { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 import { loadConfig } from '../../config/index.js';
 import type { TlsEngine } from '../../jobs/tls-scans.js';
 import { createResolver, createScopePolicy } from '../../scope/index.js';
@@ -7,7 +7,8 @@ import { PortcullisError } from '../../shared/errors.js';
 import type { Assessment } from '../../tls/model.js';
 import { CliExit, type CliIo, EXIT_FAILED, EXIT_USAGE, writeJson } from '../io.js';
 import { parseIntOption } from '../options.js';
-import { renderTlsReport } from '../tls-report.js';
+import { renderDisagreements, renderTlsReport } from '../tls-report.js';
+import type { Disagreement } from '../../ssllabs/disagreements.js';
 
 export interface ScanTlsDeps {
   /** Tests map names to loopback; otherwise built from the config's dns section. */
@@ -28,6 +29,11 @@ export function scanTlsCommand(io: CliIo, deps: ScanTlsDeps = {}) {
     .option('--sni <name>', 'server name to send instead of each host name')
     .option('--timeout <ms>', 'timeout of each connection the engine opens (ms)')
     .option('--fresh', 'always assess anew (the CLI never reuses stored results; accepted so API and CLI calls read alike)')
+    .addOption(
+      new Option('--engine <engine>', 'native: our engine; ssllabs: Qualys SSL Labs (needs PORTCULLIS_SSLLABS_EMAIL; private, IP and non-443 targets fall back to native); both: both, with their disagreements')
+        .choices(['native', 'ssllabs', 'both'] as const)
+        .default('native' as const),
+    )
     .addHelpText(
       'after',
       `
@@ -41,13 +47,18 @@ and the findings. --json prints {"assessments":[{host, port, sni, endpoints:[{ip
 gradeTrustIgnored, scores, caps, protocols:[{name, supported}], suites:[{protocol, code:"0xC02F",
 iana, openssl, bits, strength, …}], certificates, features, findings, …}]}]}.
 
+With --engine ssllabs the assessment comes from the SSL Labs API (minutes per host; opt-in and
+within SSL Labs' terms: PORTCULLIS_SSLLABS_EMAIL must be a registered organisation email, see
+\`portcullis ssllabs register\`); --engine both prints both reports and where they disagree.
+
 Exit codes: 0 every host assessed, 1 a host could not be assessed (no address reachable over TLS)
 or the engine failed, 2 usage error (bad host or port, host out of scope, unreadable --ca-file).
 
 Examples:
   portcullis scan tls example.internal
   portcullis scan tls 10.0.0.5:8443 --sni app.internal --ca-file ./internal-root.pem
-  portcullis scan tls mail.internal:993 [2001:db8::5]:443 --json`,
+  portcullis scan tls mail.internal:993 [2001:db8::5]:443 --json
+  PORTCULLIS_SSLLABS_EMAIL=secops@example.com portcullis scan tls www.example.com --engine both`,
     )
     .action(async (hosts, opts) => {
       const config = await loadConfig(io.env);
@@ -61,17 +72,28 @@ Examples:
       // The engine and its roots load only when a scan runs: they cost every other command nothing
       // (and not through runtime/, which would load the store, queue, logger and metrics too).
       const engine = deps.tlsEngine ?? (await import('../../tls/engine.js')).nativeTlsEngine([...config.tls.caFiles, ...opts.caFile]);
+      const sslLabs = opts.engine === 'native' ? undefined : (await import('../../ssllabs/index.js')).createSslLabs(config.ssllabs, engine);
+      if (opts.engine !== 'native' && sslLabs === undefined) throw (await import('../../ssllabs/index.js')).notConfigured();
 
       const abort = new AbortController();
       const onSignal = (): void => abort.abort(new Error('interrupted'));
       process.once('SIGINT', onSignal);
       const assessments: Assessment[] = [];
+      const disagreements: Array<{ host: string; port: number } & Disagreement> = [];
       try {
         for (const target of targets) {
-          if (io.stderr.isTTY && !opts.json) io.stderr.write(`assessing ${target.host}:${target.port} …\n`);
-          assessments.push(
-            await engine(target, { resolver, scopePolicy: policy, ...(sni !== undefined ? { sni } : {}), timeoutMs, parallelism: config.tls.parallelism, signal: abort.signal }),
-          );
+          if (io.stderr.isTTY && !opts.json) io.stderr.write(`assessing ${target.host}:${target.port}${opts.engine === 'native' ? '' : ` (${opts.engine})`} …\n`);
+          const engineOptions = { resolver, scopePolicy: policy, ...(sni !== undefined ? { sni } : {}), timeoutMs, parallelism: config.tls.parallelism, signal: abort.signal };
+          if (sslLabs === undefined) {
+            assessments.push(await engine(target, engineOptions));
+          } else if (opts.engine === 'ssllabs') {
+            assessments.push((await sslLabs.engine(target, { ...engineOptions, fallbackToNative: true })).assessment);
+          } else {
+            const [native, second] = await Promise.all([engine(target, engineOptions), sslLabs.engine(target, { ...engineOptions, fallbackToNative: false })]);
+            assessments.push(native, second.assessment);
+            const { engineDisagreements } = await import('../../ssllabs/index.js');
+            disagreements.push(...engineDisagreements(native, second.assessment).map((d) => ({ host: target.host, port: target.port, ...d })));
+          }
         }
       } catch (err) {
         // A CA file the user named is a usage problem, not a failed scan.
@@ -81,8 +103,11 @@ Examples:
         process.removeListener('SIGINT', onSignal);
       }
 
-      if (opts.json) writeJson(io, { assessments });
-      else io.stdout.write(renderTlsReport(assessments, { color: io.stdout.isTTY === true && !io.env.NO_COLOR }));
+      if (opts.json) writeJson(io, opts.engine === 'both' ? { assessments, disagreements } : { assessments });
+      else {
+        io.stdout.write(renderTlsReport(assessments, { color: io.stdout.isTTY === true && !io.env.NO_COLOR }));
+        if (opts.engine === 'both') io.stdout.write(renderDisagreements(disagreements));
+      }
       const failed = assessments.filter((a) => !a.endpoints.some((e) => e.status === 'ready'));
       if (failed.length > 0) {
         throw new CliExit(EXIT_FAILED, `${failed.map((a) => `${a.host}:${a.port}`).join(', ')} could not be assessed: no address answered over TLS`);

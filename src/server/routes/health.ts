@@ -73,6 +73,13 @@ export async function healthRoutes(fastify: FastifyInstance, opts: { runtime: Ru
     async (_request, reply) => {
       const counts = await runtime.queue.counts();
       for (const [state, n] of Object.entries(counts)) runtime.metrics.queueJobs.set({ state }, n);
+      const sslLabs = runtime.sslLabs?.status();
+      if (sslLabs !== undefined) {
+        const pausedMs = sslLabs.pausedUntil === null ? 0 : Math.max(0, Date.parse(sslLabs.pausedUntil) - Date.now());
+        const gauges = { max_assessments: sslLabs.maxAssessments, current_assessments: sslLabs.currentAssessments, running: sslLabs.running, waiting: sslLabs.waiting, cool_off_seconds: sslLabs.coolOffMs / 1000, paused_seconds: pausedMs / 1000 };
+        for (const [quantity, n] of Object.entries(gauges)) runtime.metrics.sslLabs.set({ quantity }, n);
+        for (const event of ['started', 'rateLimited', 'pauses'] as const) runtime.metrics.sslLabsEvents.set({ event: event === 'rateLimited' ? 'rate_limited' : event }, sslLabs[event]);
+      }
       const body = await runtime.metrics.registry.metrics();
       return reply.type(runtime.metrics.registry.contentType).send(body);
     },

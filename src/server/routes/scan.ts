@@ -9,7 +9,8 @@ import { targetKey } from '../../tls/target.js';
 import { worstGrade } from '../../tls/compare.js';
 import type { EndpointAssessment } from '../../tls/model.js';
 import { problemResponse } from '../schemas.js';
-import { ASSESSMENTS_BASE, tlsScanLinks } from './tls-scans.js';
+import { engineDisagreements } from '../../ssllabs/index.js';
+import { ASSESSMENTS_BASE, EngineChoice, tlsScanLinks } from './tls-scans.js';
 
 /** Longest a request may hold on for a new assessment before it is answered 202 with a link to poll. */
 const MAX_WAIT_SECONDS = 60;
@@ -52,6 +53,26 @@ const ScanReport = Type.Object(
         findings: Type.Array(Type.Object({ id: Type.String(), severity: Type.String(), title: Type.String(), fix: Type.String() })),
         caps: Type.Array(Type.Object({ grade: Type.String(), rule: Type.String(), reason: Type.String(), fix: Type.String() }), { description: 'What holds the grade down, and how to fix it.' }),
       }),
+    ),
+    fallback: Type.Optional(Type.Object({ requested: Type.String(), reason: Type.String() }, { description: 'engine=ssllabs on a target SSL Labs may not assess: the native engine answered, and why.' })),
+    sslLabs: Type.Optional(
+      Type.Object(
+        {
+          grade: Nullable(Type.String()),
+          assessedAt: Type.Optional(Type.String({ format: 'date-time' })),
+          criteriaVersion: Type.Optional(Type.String()),
+          endpoints: Type.Optional(Type.Array(Type.Object({ ip: Type.String(), status: Type.String(), grade: Nullable(Type.String()), gradeTrustIgnored: Nullable(Type.String()) }))),
+          error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+          links: Type.Optional(Type.Record(Type.String(), Type.String())),
+        },
+        { description: 'engine=both: SSL Labs\' grades beside ours (the top-level fields are the native engine\'s), or why SSL Labs gave none.' },
+      ),
+    ),
+    disagreements: Type.Optional(
+      Type.Array(
+        Type.Object({ ip: Type.String(), aspect: Type.String(), native: Type.String(), ssllabs: Type.String() }),
+        { description: 'engine=both: where the two engines disagree (grade, trust-ignored grade, protocols, suites, certificate, findings, criteria version).' },
+      ),
     ),
     links: Type.Record(Type.String(), Type.String()),
   },
@@ -148,6 +169,7 @@ export function scanReport(record: TlsAssessmentRecord, cached: boolean) {
     engine: a.engine,
     criteriaVersion: a.criteriaVersion,
     endpoints: a.endpoints.map(endpointReport),
+    ...(a.fallback !== undefined ? { fallback: a.fallback } : {}),
     links: {
       assessment: `${ASSESSMENTS_BASE}/${record.id}`,
       history: `/api/v1/domains/${encodeURIComponent(a.host)}?port=${a.port}`,
@@ -156,8 +178,25 @@ export function scanReport(record: TlsAssessmentRecord, cached: boolean) {
   };
 }
 
+/** engine=both: SSL Labs' grades beside the native report, and where the two disagree. */
+function withSecondOpinion(report: ReturnType<typeof scanReport>, native: TlsAssessmentRecord, second: TlsAssessmentRecord | { error: { code: string; message: string } }) {
+  if ('error' in second) return { ...report, sslLabs: { grade: null, error: second.error }, disagreements: [] };
+  const a = second.assessment;
+  return {
+    ...report,
+    sslLabs: {
+      grade: worstGrade(a.endpoints.map((e) => e.grade)),
+      assessedAt: a.finishedAt,
+      criteriaVersion: a.criteriaVersion,
+      endpoints: a.endpoints.map((e) => ({ ip: e.ip, status: e.status, grade: e.grade, gradeTrustIgnored: e.gradeTrustIgnored })),
+      links: { assessment: `${ASSESSMENTS_BASE}/${second.id}`, raw: `${ASSESSMENTS_BASE}/${second.id}/ssllabs` },
+    },
+    disagreements: engineDisagreements(native.assessment, a),
+  };
+}
+
 /** Errors a failed target carries that mean the same to the client as they did at submission. */
-const CLIENT_ERRORS = new Set<string>(['target.invalid', 'target.unresolvable', 'scope.denied']);
+const CLIENT_ERRORS = new Set<string>(['target.invalid', 'target.unresolvable', 'scope.denied', 'ssllabs.disabled', 'ssllabs.assessment-failed', 'ssllabs.not-registered', 'ssllabs.email-rejected', 'ssllabs.internal-error']);
 
 export async function scanRoutes(fastify: FastifyInstance, opts: { runtime: Runtime }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -172,13 +211,15 @@ export async function scanRoutes(fastify: FastifyInstance, opts: { runtime: Runt
         summary: 'Grade one host\'s TLS (SSL Labs-compatible), reusing a recent assessment',
         description:
           `Answers from a stored assessment younger than \`tls.maxAgeSeconds\` (default 3600) unless \`fresh=1\`. Otherwise queues a new assessment and waits for it up to \`wait\` seconds ` +
-          `(default ${DEFAULT_WAIT_SECONDS}); if it takes longer the answer is 202 with a link to poll. The host is resolved and every address checked against the scope policy first.`,
+          `(default ${DEFAULT_WAIT_SECONDS}); if it takes longer the answer is 202 with a link to poll. The host is resolved and every address checked against the scope policy first. ` +
+          '`engine=ssllabs` asks Qualys SSL Labs instead (opt-in: needs `ssllabs.email`; SSL Labs assessments take minutes, so expect 202 and poll); `engine=both` answers with our grades, SSL Labs\' grades under `sslLabs` and the list of `disagreements`.',
         querystring: Type.Object(
           {
             host: Type.String({ minLength: 1, maxLength: 261, description: 'Host name or IP address, optionally with `:port` (`[IPv6]:port`).' }),
             port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: `Port (default ${DEFAULT_TLS_PORT}).` })),
             fresh: Type.Optional(Type.String({ pattern: '^(0|1|true|false)$', description: '`1`: do not reuse a stored assessment.' })),
             wait: Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS, default: DEFAULT_WAIT_SECONDS, description: 'Seconds to wait for a new assessment before answering 202.' }),
+            engine: Type.Optional(EngineChoice),
           },
           { additionalProperties: false },
         ),
@@ -188,6 +229,7 @@ export async function scanRoutes(fastify: FastifyInstance, opts: { runtime: Runt
           400: problemResponse('The host or port is malformed, or the host does not resolve.'),
           403: problemResponse('The host resolves to an address outside the scope policy.'),
           500: problemResponse('The assessment failed.'),
+          502: problemResponse('SSL Labs failed to assess the host (its ERROR status or an internal error).'),
           503: problemResponse('The database or the queue is unavailable.'),
         },
       },
@@ -196,11 +238,17 @@ export async function scanRoutes(fastify: FastifyInstance, opts: { runtime: Runt
       const q = request.query;
       const target = requestedTarget(q.host, q.port);
       const fresh = q.fresh === '1' || q.fresh === 'true';
+      const engine = q.engine ?? 'native';
       if (!fresh) {
-        const cached = await repo.latestFresh(target, runtime.config.tls.maxAgeSeconds);
-        if (cached !== undefined) return scanReport(cached, true);
+        const maxAge = runtime.config.tls.maxAgeSeconds;
+        const [cached, cachedSslLabs] = await Promise.all([
+          repo.latestFresh({ ...target, engine: engine === 'ssllabs' ? 'ssllabs' : 'native' }, maxAge),
+          engine === 'both' ? repo.latestFresh({ ...target, engine: 'ssllabs' }, maxAge) : undefined,
+        ]);
+        if (cached !== undefined && engine !== 'both') return scanReport(cached, true);
+        if (cached !== undefined && cachedSslLabs !== undefined) return withSecondOpinion(scanReport(cached, true), cached, cachedSslLabs);
       }
-      const scan = await submitTlsScan(runtime, { hosts: [targetKey(target)], options: { fresh: true } });
+      const scan = await submitTlsScan(runtime, { hosts: [targetKey(target)], options: { fresh: true, engine } });
       if (q.wait > 0) {
         // Whatever ends the wait (the job finishing, the deadline, the queue closing), the store says where the scan is.
         await runtime.queue.waitUntilFinished(tlsScanJobId(scan.id), q.wait * 1000).catch((err: unknown) => request.log.debug({ err, tlsScanId: scan.id }, 'stopped waiting for the TLS scan'));
@@ -209,7 +257,9 @@ export async function scanRoutes(fastify: FastifyInstance, opts: { runtime: Runt
       const [result] = now?.status === 'done' || now?.status === 'failed' ? await repo.scanResults(scan.id) : [];
       if (result?.assessment !== undefined) {
         const record = await repo.getAssessment(result.assessment.id);
-        if (record !== undefined) return scanReport(record, false);
+        if (record !== undefined && engine !== 'both') return scanReport(record, false);
+        const second = result.sslLabs?.assessment !== undefined ? await repo.getAssessment(result.sslLabs.assessment.id) : result.sslLabs?.error !== undefined ? { error: result.sslLabs.error } : undefined;
+        if (record !== undefined && second !== undefined) return withSecondOpinion(scanReport(record, false), record, second);
       }
       if (result?.error !== undefined) {
         const code = (CLIENT_ERRORS.has(result.error.code) ? result.error.code : 'scan.failed') as ErrorCode;

@@ -23,8 +23,15 @@ const ScanStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), 
 const GradeText = Type.String({ description: 'SSL Labs grade: A+, A, A-, B, C, D, E, F, T (not trusted) or M (name mismatch).' });
 const ErrorObject = Type.Object({ code: Type.String(), message: Type.String() });
 
+export const EngineChoice = Type.Union([Type.Literal('native'), Type.Literal('ssllabs'), Type.Literal('both')], {
+  description:
+    '`native` (default): our engine. `ssllabs`: Qualys SSL Labs (needs `ssllabs.email`; IP addresses, ports other than 443 and names resolving to private or loopback ' +
+    'addresses are assessed natively instead and the assessment says so in `fallback`). `both`: both engines, SSL Labs\' answer as a second opinion beside the native one.',
+});
+
 const TlsScanOptions = Type.Object(
   {
+    engine: Type.Optional(EngineChoice),
     sni: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Server name to send instead of each host name (a host name, not an IP).' })),
     fresh: Type.Optional(Type.Boolean({ description: 'Assess every host again, even when an assessment younger than `tls.maxAgeSeconds` is stored (default false: reuse it).' })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000, description: 'Per-connection timeout of the engine, ms (default from config `tls.timeoutMs`).' })),
@@ -96,6 +103,12 @@ const TargetResult = Type.Object({
   cached: Type.Boolean({ description: 'Answered with an assessment younger than `tls.maxAgeSeconds` instead of a new one.' }),
   assessment: Type.Optional(TlsAssessmentSummarySchema),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }, { description: 'Why the target could not be assessed at all (e.g. it no longer resolves).' })),
+  sslLabs: Type.Optional(
+    Type.Object(
+      { assessment: Type.Optional(TlsAssessmentSummarySchema), error: Type.Optional(ErrorObject) },
+      { description: 'engine=both: SSL Labs\' assessment of the target, or why there is none (e.g. ssllabs.not-eligible for a private address).' },
+    ),
+  ),
 });
 
 const TlsScanSummary = Type.Object({
@@ -155,6 +168,13 @@ const AssessmentDocument = Type.Object(
     startedAt: Type.String({ format: 'date-time' }),
     finishedAt: Type.String({ format: 'date-time' }),
     endpoints: Type.Array(Endpoint),
+    fallback: Type.Optional(
+      Type.Object(
+        { requested: Type.Literal('ssllabs'), reason: Type.String() },
+        { description: 'SSL Labs was asked for but may not assess this target (IP address, not port 443, private or loopback address), so the native engine did.' },
+      ),
+    ),
+    notes: Type.Optional(Type.Array(Type.String(), { description: 'Things worth knowing about the assessment as a whole, e.g. SSL Labs restarted it.' })),
     links: Links,
   },
   { additionalProperties: true },
@@ -231,6 +251,14 @@ function resultJson(r: TlsTargetResult) {
     cached: r.cached,
     ...(r.assessment !== undefined ? { assessment: summaryJson(r.assessment) } : {}),
     ...(r.error !== undefined ? { error: r.error } : {}),
+    ...(r.sslLabs !== undefined
+      ? {
+          sslLabs: {
+            ...(r.sslLabs.assessment !== undefined ? { assessment: summaryJson(r.sslLabs.assessment) } : {}),
+            ...(r.sslLabs.error !== undefined ? { error: r.sslLabs.error } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -391,7 +419,31 @@ export async function tlsScanRoutes(fastify: FastifyInstance, opts: { runtime: R
       const { id } = request.params;
       const record = await repo.getAssessment(id);
       if (record === undefined) throw notFound('TLS assessment', id);
-      return { ...record.assessment, id: record.id, scanId: record.scanId, links: summaryJson(record).links };
+      return { ...record.assessment, id: record.id, scanId: record.scanId, links: assessmentLinks(record) };
     },
   );
+
+  app.get(
+    `${ASSESSMENTS_BASE}/:id/ssllabs`,
+    {
+      schema: {
+        tags: ['tls', 'ssllabs'],
+        summary: 'SSL Labs\' own JSON behind an assessment',
+        description: 'The `analyze?all=done` answer exactly as SSL Labs returned it, for assessments made by the SSL Labs engine (404 for native ones).',
+        params: IdParam,
+        response: { 200: Type.Object({}, { additionalProperties: true, description: 'An SSL Labs Host object.' }), 404: problems[404] },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const raw = await repo.getRaw(id);
+      if (raw === undefined) throw new PortcullisError('not-found', `no SSL Labs result behind TLS assessment ${id} (it does not exist or was made by the native engine)`, { value: id, field: 'id' });
+      return raw;
+    },
+  );
+}
+
+function assessmentLinks(record: TlsAssessmentSummary): Record<string, string> {
+  const links = summaryJson(record).links;
+  return record.engine === 'ssllabs' ? { ...links, ssllabs: `${ASSESSMENTS_BASE}/${record.id}/ssllabs` } : links;
 }

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001_port_scans.js';
 import * as m0002 from './0002_jobs.js';
 import * as m0003 from './0003_tls_assessments.js';
+import * as m0004 from './0004_ssllabs.js';
 
 /**
  * The one migration set for SQLite and PostgreSQL. Listed in code (not read from a folder) so the
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '0001_port_scans': m0001,
   '0002_jobs': m0002,
   '0003_tls_assessments': m0003,
+  '0004_ssllabs': m0004,
 };
 
 export const migrationProvider: MigrationProvider = {
