@@ -6,6 +6,7 @@
 import { parseTarget, rangeContains } from '../scope/index.js';
 import type { AddressRange } from '../scope/index.js';
 
+/** IPv4-mapped IPv6 needs no entry: the scope parser reads ::ffff:a.b.c.d as a.b.c.d, checked against the IPv4 ranges. */
 const NON_PUBLIC: ReadonlyArray<readonly [string, string]> = [
   ['0.0.0.0/8', 'this network'],
   ['10.0.0.0/8', 'private (RFC 1918)'],
@@ -17,7 +18,6 @@ const NON_PUBLIC: ReadonlyArray<readonly [string, string]> = [
   ['198.18.0.0/15', 'benchmarking (RFC 2544)'],
   ['224.0.0.0/3', 'multicast or reserved'],
   ['::/127', 'unspecified or loopback'],
-  ['::ffff:0:0/96', 'IPv4-mapped'],
   ['fc00::/7', 'unique local (private)'],
   ['fe80::/10', 'link-local'],
   ['ff00::/8', 'multicast'],
