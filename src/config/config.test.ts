@@ -65,6 +65,19 @@ describe('loadConfig', () => {
     await expectConfigError(() => loadConfig({ PORTCULLIS_TLS_CONCURRENCY: '0' }), /PORTCULLIS_TLS_CONCURRENCY/);
   });
 
+  it('keeps the SSL Labs engine off by default and reads its settings from the environment and the file', async () => {
+    expect((await loadConfig({})).ssllabs).toMatchObject({ email: undefined, apiVersion: 'v4', baseUrl: 'https://api.ssllabs.com/api/', pollDnsMs: 5000, pollMs: 10000, pauseMinMs: 900000, pauseMaxMs: 1800000 });
+    const fromEnv = await loadConfig({ PORTCULLIS_SSLLABS_EMAIL: 'secops@corp.example', PORTCULLIS_SSLLABS_API: 'v3', PORTCULLIS_SSLLABS_URL: 'http://127.0.0.1:9999/api/', PORTCULLIS_SSLLABS_MAX_AGE_HOURS: '12' });
+    expect(fromEnv.ssllabs).toMatchObject({ email: 'secops@corp.example', apiVersion: 'v3', baseUrl: 'http://127.0.0.1:9999/api/', fromCacheMaxAgeHours: 12 });
+    const fromFile = await loadConfig({ PORTCULLIS_CONFIG: configFile({ ssllabs: { email: 'a@corp.example', pollMs: 20000, pauseMinMs: 60000, pauseMaxMs: 120000 } }) });
+    expect(fromFile.ssllabs).toMatchObject({ email: 'a@corp.example', pollMs: 20000, pauseMinMs: 60000, pauseMaxMs: 120000 });
+    await expectConfigError(() => loadConfig({ PORTCULLIS_SSLLABS_EMAIL: 'not an email' }), /ssllabs\.email must be an email address/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_SSLLABS_API: 'v2' }), /PORTCULLIS_SSLLABS_API must be v4 or v3/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_SSLLABS_URL: 'ftp://x' }), /ssllabs\.baseUrl must be an http/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile({ ssllabs: { pauseMinMs: 10, pauseMaxMs: 5 } }) }), /pauseMaxMs must not be below/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_CONFIG: configFile({ ssllabs: { publish: true } }) }), /\/ssllabs\/publish is not a known setting/);
+  });
+
   it('takes the config file below environment variables and resolves its paths against its folder', async () => {
     const file = configFile({ server: { port: 9000 }, dataDir: 'state', scope: { deny: ['192.0.2.0/24'] }, dns: { hosts: { 'app.test': ['127.0.0.1'] } } });
     const fromFile = await loadConfig({ PORTCULLIS_CONFIG: file });
