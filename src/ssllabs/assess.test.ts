@@ -67,7 +67,7 @@ describe('SSL Labs assessment flow', () => {
   it('starts with startNew once, then polls without it until READY, and returns the full host', async () => {
     const { emulator: e, client, governor } = await setUp();
     const statuses: string[] = [];
-    const run = await runSslLabsAssessment('www.site.example', { client, governor, polling: FAST_POLLING, onPoll: (h) => statuses.push(h.status) });
+    const run = await runSslLabsAssessment('www.site.example', { client, governor, polling: FAST_POLLING, onPoll: (h) => statuses.push(h.status ?? 'none') });
     expect(run.host.status).toBe('READY');
     expect(run.host.endpoints?.[0]?.details).toBeDefined();
     expect(statuses[0]).toBe('DNS');

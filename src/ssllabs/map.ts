@@ -37,8 +37,7 @@ import type {
   VulnerabilityStatus,
 } from '../tls/model.js';
 import { PROTOCOLS } from '../tls/model.js';
-import { groupById, groupByName, identifyDhPrime, protocolFromVersion, rsaEquivalentBits, suiteById } from '../tls/wire/catalogue/index.js';
-import { parseSuiteName, type SuiteTraits } from '../tls/wire/catalogue/suite-name.js';
+import { groupById, groupByName, identifyDhPrime, parseSuiteName, protocolFromVersion, rsaEquivalentBits, suiteById, type SuiteTraits } from '../tls/wire/catalogue/index.js';
 import type {
   SslLabsCert,
   SslLabsCertificateChain,

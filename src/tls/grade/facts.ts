@@ -150,4 +150,6 @@ export const KNOWN_VULNERABILITIES: readonly { id: string; name: string; fix: st
   { id: 'ticketbleed', name: 'Ticketbleed (CVE-2016-9244)', fix: 'update the F5 BIG-IP firmware or disable session tickets on the virtual server' },
   { id: 'robot', name: 'ROBOT (Bleichenbacher RSA padding oracle)', fix: 'patch the TLS stack and disable RSA key-exchange suites (TLS_RSA_WITH_*)' },
   { id: 'padding-oracle', name: 'CBC padding oracle (POODLE TLS, CVE-2016-2107 and kin)', fix: 'patch the TLS stack; prefer AEAD suites and drop CBC suites' },
+  // Cross-host: the same RSA key on any SSLv2 server. Only SSL Labs (with Censys data) can tell; the native engine reports it not tested.
+  { id: 'drown', name: 'DROWN (CVE-2016-0800, key shared with an SSLv2 server)', fix: 'disable SSLv2 everywhere this key or certificate is used, or replace the key' },
 ];

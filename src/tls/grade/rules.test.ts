@@ -57,6 +57,7 @@ const CASES: RuleCase[] = [
   { name: 'Ticketbleed', rule: 'ticketbleed', change: vulnerable('ticketbleed'), grade: 'F' },
   { name: 'ROBOT', rule: 'robot', change: vulnerable('robot'), grade: 'F' },
   { name: 'padding oracle', rule: 'padding-oracle', change: vulnerable('padding-oracle'), grade: 'F' },
+  { name: 'DROWN (reported by SSL Labs)', rule: 'drown', change: vulnerable('drown'), grade: 'F' },
   { name: 'HSTS header unparsable', rule: 'hsts-invalid', change: hsts('invalid', null), grade: 'A-' },
   { name: 'HSTS max-age=0', rule: 'hsts-invalid', change: hsts('disabled', 0), grade: 'A-' },
   { name: 'no HSTS header', rule: 'hsts-missing', change: hsts('absent', null), grade: 'A' },

@@ -4,3 +4,4 @@ export { NAMED_GROUPS, groupById, groupByName, rsaEquivalentBits, type NamedGrou
 export { SIGNATURE_SCHEMES, signatureSchemeById, type SignatureSchemeInfo } from './signature-schemes.js';
 export { identifyDhPrime, knownDhPrimes, type KnownDhPrime } from './dh-primes.js';
 export { PROTOCOL_VERSIONS, protocolFromVersion } from './protocols.js';
+export { parseSuiteName, type SuiteTraits } from './suite-name.js';
