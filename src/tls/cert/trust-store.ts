@@ -28,9 +28,11 @@ export async function loadTrustStore(options: TrustStoreOptions = {}): Promise<T
   const found: Buffer[] = [];
   const labels: string[] = [];
   if (options.includeDefaultRoots ?? true) {
-    const { label, pems } = defaultRoots();
-    found.push(...pems.map(pemToDer));
-    labels.push(label);
+    const { name, pems } = defaultRoots();
+    const ders = pems.map(pemToDer);
+    found.push(...ders);
+    // Node 22.19+ may list a root twice (bundled and system store): count each certificate once.
+    labels.push(`${name} (${new Set(ders.map((der) => der.toString('base64'))).size})`);
   }
   const caFiles = options.caFiles ?? [];
   if (caFiles.length > 0) {
@@ -43,13 +45,10 @@ export async function loadTrustStore(options: TrustStoreOptions = {}): Promise<T
 }
 
 /** Node ≥ 22.15 reports the set it verifies with (bundled + NODE_EXTRA_CA_CERTS + system when enabled); older Node only its bundled roots. */
-function defaultRoots(): { label: string; pems: readonly string[] } {
+function defaultRoots(): { name: string; pems: readonly string[] } {
   const withGetter = tls as typeof tls & { getCACertificates?: (type?: 'default') => string[] };
-  if (typeof withGetter.getCACertificates === 'function') {
-    const pems = withGetter.getCACertificates('default');
-    return { label: `Node default CA certificates (${pems.length})`, pems };
-  }
-  return { label: `Node bundled roots (${tls.rootCertificates.length})`, pems: tls.rootCertificates };
+  if (typeof withGetter.getCACertificates === 'function') return { name: 'Node default CA certificates', pems: withGetter.getCACertificates('default') };
+  return { name: 'Node bundled roots', pems: tls.rootCertificates };
 }
 
 async function readCaFile(file: string): Promise<Buffer[]> {
