@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { DEFAULT_MIGRATION_TABLE, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { PortcullisError } from '../shared/errors.js';
 import { migrationProvider } from './migrations/index.js';
@@ -116,8 +116,22 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
 }
 
 /** Names of migrations not yet applied, for `/readyz` and `portcullis migrate --check`. */
+/**
+ * Migrations not yet applied. Reads the migration table directly rather than through Kysely's
+ * Migrator, whose introspection lists every table of every schema and so can fail while another
+ * schema of the same database is being dropped.
+ */
 export async function pendingMigrations(handle: DatabaseHandle): Promise<string[]> {
-  const migrator = migratorFor(handle);
-  const all = await migrator.getMigrations();
-  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+  const all = Object.keys(await migrationProvider.getMigrations()).sort();
+  const table = handle.pgSchema ? sql.table(`${handle.pgSchema}.${DEFAULT_MIGRATION_TABLE}`) : sql.table(DEFAULT_MIGRATION_TABLE);
+  let applied: Set<string>;
+  try {
+    const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(handle.db);
+    applied = new Set(rows.map((r) => r.name));
+  } catch (err) {
+    // No migration table yet: nothing has been applied (PostgreSQL 42P01 undefined_table; SQLite "no such table").
+    if ((err as { code?: string }).code === '42P01' || /no such table/.test((err as Error).message)) return all;
+    throw err;
+  }
+  return all.filter((name) => !applied.has(name));
 }
