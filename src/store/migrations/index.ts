@@ -3,6 +3,7 @@ import * as m0001 from './0001_port_scans.js';
 import * as m0002 from './0002_jobs.js';
 import * as m0003 from './0003_tls_assessments.js';
 import * as m0004 from './0004_ssllabs.js';
+import * as m0005 from './0005_monitoring.js';
 
 /**
  * The one migration set for SQLite and PostgreSQL. Listed in code (not read from a folder) so the
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '0002_jobs': m0002,
   '0003_tls_assessments': m0003,
   '0004_ssllabs': m0004,
+  '0005_monitoring': m0005,
 };
 
 export const migrationProvider: MigrationProvider = {
