@@ -102,9 +102,41 @@ export interface JobsTable {
   finished_at: string | null;
 }
 
+/** The inventory (migration 0005): see src/monitor/model.ts for the meaning of each column. */
+export interface TargetsTable {
+  id: string;
+  kind: string;
+  value: string;
+  port: number;
+  ports: string | null;
+  /** JSON Record<string, string>. */
+  labels: string;
+  /** JSON TargetSchedule, null for the global default. */
+  schedule: string | null;
+  created_at: string;
+  updated_at: string;
+  next_run_at: string | null;
+  last_run_at: string | null;
+  last_scan_id: string | null;
+  cert_expires_at: string | null;
+}
+
+export interface BatchesTable {
+  id: string;
+  created_at: string;
+  /** JSON: how the file was read. */
+  source: string;
+  /** JSON BatchOptions. */
+  options: string;
+  tls_scan_id: string | null;
+  port_scan_id: string | null;
+}
+
 export interface Database {
   port_scans: PortScansTable;
   scan_hosts: ScanHostsTable;
   port_results: PortResultsTable;
   jobs: JobsTable;
+  targets: TargetsTable;
+  batches: BatchesTable;
 }
