@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConnectorKind } from '../portscan/index.js';
 import type { SqliteDriverChoice } from '../store/index.js';

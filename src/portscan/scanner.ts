@@ -115,7 +115,6 @@ const decisionCode = (state: PortState, reason: PortReason): number => {
   return i < 0 ? 3 /* filtered/no-response */ : i + 1;
 };
 const CODE_OPEN = 1;
-const CODE_CLOSED = 2;
 const CODE_NO_RESPONSE = 3;
 /** Try numbers are packed with the port index in one retry-queue number. */
 const TRY_BITS = 256;

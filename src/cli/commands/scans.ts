@@ -1,38 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
-import { type CliIo, CliExit, EXIT_FAILED, EXIT_USAGE, renderTable, writeJson } from '../io.js';
+import { type CliIo, renderTable, writeJson } from '../io.js';
+import { DEFAULT_SERVER, api } from '../server-api.js';
 import { parseIntOption } from '../options.js';
-
-const DEFAULT_SERVER = 'http://127.0.0.1:4545';
-
-interface Problem {
-  detail?: string;
-  code?: string;
-  status?: number;
-}
-
-/** Calls the API; a problem+json answer becomes a CliExit with the server's own message. */
-async function api<T>(server: string, path: string): Promise<T> {
-  let response: Response;
-  const url = new URL(path, server.endsWith('/') ? server : `${server}/`);
-  try {
-    response = await fetch(url);
-  } catch (err) {
-    throw new CliExit(EXIT_FAILED, `cannot reach the Portcullis server at ${server}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
-  }
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    throw new CliExit(EXIT_FAILED, `the server at ${server} answered ${response.status} with something that is not JSON`);
-  }
-  if (!response.ok) {
-    const p = (body ?? {}) as Problem;
-    const code = p.code ? ` [${p.code}]` : '';
-    throw new CliExit(response.status >= 400 && response.status < 500 && response.status !== 404 ? EXIT_USAGE : EXIT_FAILED, `${p.detail ?? `HTTP ${response.status}`}${code}`);
-  }
-  return body as T;
-}
 
 interface ScanSummary {
   id: string;
