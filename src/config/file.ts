@@ -73,6 +73,24 @@ const ConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    monitor: Type.Optional(
+      Type.Object(
+        {
+          defaultSchedule: Type.Optional(
+            Type.Union([
+              Type.Object({ everySeconds: Type.Integer({ minimum: 60, maximum: 31_536_000 }) }, { additionalProperties: false }),
+              Type.Object({ cron: Type.String({ minLength: 1, maxLength: 120 }) }, { additionalProperties: false }),
+            ]),
+          ),
+          expiryRescanDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 365 })),
+          rescanAfterExpiry: Type.Optional(Type.Boolean()),
+          jitterSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
+          tickSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+          scanBatchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     ssllabs: Type.Optional(
       Type.Object(
         {

@@ -3,6 +3,8 @@ import type { ConnectorKind } from '../portscan/index.js';
 import type { SqliteDriverChoice } from '../store/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { ConfigFile } from './file.js';
+import type { TargetSchedule } from '../monitor/model.js';
+import { checkSchedule } from '../monitor/schedule.js';
 
 export type { ConfigFile } from './file.js';
 
@@ -67,6 +69,21 @@ export interface Config {
     pauseMinMs: number;
     pauseMaxMs: number;
   };
+  /**
+   * Monitoring. defaultSchedule: how often a target without its own schedule is scanned.
+   * expiryRescanDays: a TLS target is assessed again this many days before its earliest certificate
+   * expiry (0: off); rescanAfterExpiry: and again an hour after it. jitterSeconds: random delay added
+   * to periodic runs to spread load. tickSeconds: how often the scheduler looks for due targets.
+   * scanBatchSize: TLS targets per scheduled TLS scan.
+   */
+  monitor: {
+    defaultSchedule: TargetSchedule;
+    expiryRescanDays: number;
+    rescanAfterExpiry: boolean;
+    jitterSeconds: number;
+    tickSeconds: number;
+    scanBatchSize: number;
+  };
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -99,6 +116,7 @@ export const DEFAULT_CONFIG: Config = {
     pauseMinMs: 15 * 60_000,
     pauseMaxMs: 30 * 60_000,
   },
+  monitor: { defaultSchedule: { everySeconds: 86_400 }, expiryRescanDays: 7, rescanAfterExpiry: true, jitterSeconds: 300, tickSeconds: 30, scanBatchSize: 100 },
 };
 
 /** Environment variables understood by Portcullis, with what they set. Documented in the README. */
@@ -128,6 +146,8 @@ export const ENV_VARS = {
   PORTCULLIS_SSLLABS_API: 'ssllabs.apiVersion (v4 or v3)',
   PORTCULLIS_SSLLABS_URL: 'ssllabs.baseUrl (API root without the version)',
   PORTCULLIS_SSLLABS_MAX_AGE_HOURS: 'ssllabs.fromCacheMaxAgeHours',
+  PORTCULLIS_SCHEDULE_EVERY: 'monitor.defaultSchedule as {everySeconds} (seconds between scans of a target)',
+  PORTCULLIS_EXPIRY_RESCAN_DAYS: 'monitor.expiryRescanDays',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -246,6 +266,28 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
       concurrency: overrides.tls?.concurrency ?? intFromEnv(env, 'PORTCULLIS_TLS_CONCURRENCY', 1, 64) ?? file.tls?.concurrency ?? d.tls.concurrency,
     },
     ssllabs: sslLabsConfig(env, overrides.ssllabs ?? {}, file.ssllabs ?? {}),
+    monitor: monitorConfig(env, overrides.monitor ?? {}, file.monitor ?? {}),
+  };
+}
+
+function configSchedule(schedule: TargetSchedule): TargetSchedule {
+  try {
+    return checkSchedule(schedule, 'monitor.defaultSchedule');
+  } catch (err) {
+    throw invalid((err as Error).message, 'monitor.defaultSchedule');
+  }
+}
+
+function monitorConfig(env: Env, overrides: NonNullable<ConfigFile['monitor']>, file: NonNullable<ConfigFile['monitor']>): Config['monitor'] {
+  const d = DEFAULT_CONFIG.monitor;
+  const every = intFromEnv(env, 'PORTCULLIS_SCHEDULE_EVERY', 60, 31_536_000);
+  return {
+    defaultSchedule: configSchedule(overrides.defaultSchedule ?? (every !== undefined ? { everySeconds: every } : undefined) ?? file.defaultSchedule ?? d.defaultSchedule),
+    expiryRescanDays: overrides.expiryRescanDays ?? intFromEnv(env, 'PORTCULLIS_EXPIRY_RESCAN_DAYS', 0, 365) ?? file.expiryRescanDays ?? d.expiryRescanDays,
+    rescanAfterExpiry: overrides.rescanAfterExpiry ?? file.rescanAfterExpiry ?? d.rescanAfterExpiry,
+    jitterSeconds: overrides.jitterSeconds ?? file.jitterSeconds ?? d.jitterSeconds,
+    tickSeconds: overrides.tickSeconds ?? file.tickSeconds ?? d.tickSeconds,
+    scanBatchSize: overrides.scanBatchSize ?? file.scanBatchSize ?? d.scanBatchSize,
   };
 }
 

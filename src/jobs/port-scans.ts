@@ -26,6 +26,8 @@ export interface PortScanJobPayload {
 }
 
 export interface PortScanSubmission {
+  /** Chosen by the caller when it must know the id before submitting (the scheduler); otherwise generated. */
+  id?: string | undefined;
   targets: string[];
   exclude?: string[] | undefined;
   ports?: string | undefined;
@@ -57,7 +59,7 @@ export async function submitPortScan(deps: SubmitDeps, request: PortScanSubmissi
       maxAddresses: deps.config.scope.maxAddressesPerScan,
     });
     const record = await deps.store.portScans.create({
-      id: timeOrderedId(),
+      id: request.id ?? timeOrderedId(),
       targets: request.targets,
       exclude: request.exclude ?? [],
       ports: portSpec,

@@ -105,7 +105,15 @@ export function parseSni(text: string, field: string): string {
 }
 
 export interface TlsScanSubmission {
+  /** Chosen by the caller when it must know the id before submitting (the scheduler); otherwise generated. */
+  id?: string | undefined;
   hosts: string[];
+  /**
+   * Targets from the inventory, already validated: each is resolved and checked against the scope
+   * policy when the job assesses it (as every target is), and one that no longer resolves or is now
+   * out of scope fails alone instead of refusing the whole scan.
+   */
+  deferChecks?: boolean | undefined;
   options?: TlsScanOptions | undefined;
   /** The port scan asking for this TLS scan (port-scan option assessTls). */
   portScanId?: string | undefined;
@@ -130,9 +138,12 @@ export async function submitTlsScan(deps: TlsSubmitDeps, request: TlsScanSubmiss
     if (options.sni !== undefined) options.sni = parseSni(options.sni, 'options.sni');
     // Opt-in: without a configured email nothing is ever sent to SSL Labs, and the request says why.
     if (options.engine !== undefined && options.engine !== 'native' && deps.config.ssllabs.email === undefined) throw notConfigured();
-    const targets = await planTlsTargets(request.hosts, { resolver: deps.resolver, policy: deps.policy, maxAddresses: deps.config.scope.maxAddressesPerScan });
+    const targets =
+      request.deferChecks === true
+        ? [...new Map(request.hosts.map((h, i) => parseTlsTarget(h, `hosts[${i}]`)).map((t) => [targetKey(t), t])).values()]
+        : await planTlsTargets(request.hosts, { resolver: deps.resolver, policy: deps.policy, maxAddresses: deps.config.scope.maxAddressesPerScan });
     const record = await deps.store.tlsAssessments.createScan({
-      id: timeOrderedId(),
+      id: request.id ?? timeOrderedId(),
       hosts: request.hosts,
       targets,
       options,
@@ -165,6 +176,8 @@ export interface TlsScanJobDeps {
   metrics?: Metrics | undefined;
   /** How often the handler stores progress and looks for a cancellation, ms. */
   checkpointMs?: number;
+  /** Told about every stored assessment (the monitor notes certificate expiry for expiry-driven rescans). */
+  onAssessed?: ((target: TlsTarget, assessment: Assessment) => Promise<void>) | undefined;
 }
 
 /**
@@ -281,6 +294,7 @@ export function createTlsScanHandler(deps: TlsScanJobDeps): JobHandler<TlsScanJo
       }
       const { assessment, ...extras } = result;
       await repo.saveAssessment(scanId, target, assessment, at(), extras);
+      await deps.onAssessed?.(target, assessment).catch((err: unknown) => log.warn({ err, target: targetKey(target) }, 'could not update the monitored target'));
       deps.metrics?.tlsAssessmentDuration.observe((performance.now() - started) / 1000);
       for (const e of assessment.endpoints) deps.metrics?.tlsEndpointGrades.inc({ grade: e.grade ?? 'error' });
     };

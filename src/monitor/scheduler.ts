@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { PORT_SCAN_JOB, TLS_SCAN_JOB, portScanJobId, tlsScanJobId } from '../jobs/index.js';
 import type { Runtime } from '../runtime/index.js';
+import { runDueTargets } from './runs.js';
 
 export interface Scheduler {
   stop(): void;
@@ -64,18 +65,16 @@ export async function reconcileScans(runtime: Runtime, now = Date.now()): Promis
   return fixed;
 }
 
-/** Periodic work of a `serve` process: today the scan reconciler; schedules and expiry rescans join here. */
+/** Periodic work of a `serve` process: the scan reconciler and the inventory's due runs. */
 export function startScheduler(runtime: Runtime): Scheduler {
-  const reconcile = new Cron(
-    '*/30 * * * * *',
-    { protect: true, unref: true, name: 'reconcile-scans' },
-    async () => {
+  const every = (name: string, seconds: number, work: () => Promise<unknown>): Cron =>
+    new Cron('* * * * * *', { interval: seconds, protect: true, unref: true, name }, async () => {
       try {
-        await reconcileScans(runtime);
+        await work();
       } catch (err) {
-        runtime.logger.error({ err }, 'scan reconciliation failed');
+        runtime.logger.error({ err }, `${name} failed`);
       }
-    },
-  );
-  return { stop: () => reconcile.stop() };
+    });
+  const jobs = [every('reconcile-scans', 30, () => reconcileScans(runtime)), every('due-targets', runtime.config.monitor.tickSeconds, () => runDueTargets(runtime))];
+  return { stop: () => jobs.forEach((job) => job.stop()) };
 }

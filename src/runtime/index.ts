@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { createPortScanHandler, createTlsScanHandler, DatabaseQueue, PORT_SCAN_JOB, submitTlsScan, TLS_SCAN_JOB } from '../jobs/index.js';
 import type { JobQueue, TlsEngine, Worker } from '../jobs/index.js';
 import { type Metrics, createMetrics } from '../metrics/index.js';
+import { noteAssessment } from '../monitor/runs.js';
 import { detectService } from '../portscan/detect/index.js';
 import { loadPortLists } from '../portscan/index.js';
 import type { PortLists, ServiceDetector } from '../portscan/index.js';
@@ -126,6 +127,7 @@ export function startWorker(runtime: Runtime, concurrency = runtime.config.worke
         store: runtime.store,
         engine: runtime.tlsEngine,
         sslLabs: runtime.sslLabs?.engine,
+        onAssessed: noteAssessment(runtime),
         resolver: runtime.resolver,
         policy: runtime.policy,
         config: runtime.config,

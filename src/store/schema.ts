@@ -128,8 +128,8 @@ export interface BatchesTable {
   source: string;
   /** JSON BatchOptions. */
   options: string;
-  tls_scan_id: string | null;
-  port_scan_id: string | null;
+  /** JSON [{kind: 'tls' | 'ports', id}]. */
+  scans: string;
 }
 
 export interface Database {

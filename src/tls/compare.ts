@@ -206,3 +206,46 @@ function certificateChange(a: EndpointAssessment | undefined, b: EndpointAssessm
 function findingRef(f: Finding): FindingRef {
   return { id: f.id, severity: f.severity, title: f.title };
 }
+
+/** One point where two assessments differ, said as text a user reads in a table. */
+export interface ComparisonPoint {
+  /** The endpoint address, or `*` for the assessment as a whole. */
+  ip: string;
+  aspect: 'endpoint' | 'criteria' | 'grade' | 'gradeTrustIgnored' | 'protocols' | 'suites' | 'certificate' | 'findings';
+  /** Assessment a's side ("only here: …" for sets). */
+  a: string;
+  b: string;
+}
+
+const listed = (items: readonly string[]): string => (items.length === 0 ? '—' : items.join(', '));
+
+/**
+ * A comparison flattened into points: endpoints only one side assessed, criteria version, grades,
+ * protocols, suites per protocol, the leaf certificate and findings. Used for history ("what
+ * changed") and for engine disagreements.
+ */
+export function comparisonPoints(c: AssessmentComparison): ComparisonPoint[] {
+  const out: ComparisonPoint[] = [];
+  if (c.a.criteriaVersion !== c.b.criteriaVersion) out.push({ ip: '*', aspect: 'criteria', a: c.a.criteriaVersion, b: c.b.criteriaVersion });
+  for (const e of c.endpoints) {
+    if (e.change === 'appeared' || e.change === 'disappeared') {
+      const inB = e.change === 'appeared';
+      out.push({ ip: e.ip, aspect: 'endpoint', a: inB ? 'not assessed' : 'assessed', b: inB ? 'assessed' : 'not assessed' });
+      continue;
+    }
+    if (e.change === 'unchanged') continue;
+    if (e.grade.direction !== 'same') out.push({ ip: e.ip, aspect: 'grade', a: String(e.grade.from), b: String(e.grade.to) });
+    if (e.gradeTrustIgnored.direction !== 'same') out.push({ ip: e.ip, aspect: 'gradeTrustIgnored', a: String(e.gradeTrustIgnored.from), b: String(e.gradeTrustIgnored.to) });
+    if (e.protocols.added.length + e.protocols.removed.length > 0) {
+      out.push({ ip: e.ip, aspect: 'protocols', a: `only here: ${listed(e.protocols.removed)}`, b: `only here: ${listed(e.protocols.added)}` });
+    }
+    for (const s of e.suites) {
+      out.push({ ip: e.ip, aspect: 'suites', a: `${s.protocol} only here: ${listed(s.removed.map((r) => r.iana))}`, b: `${s.protocol} only here: ${listed(s.added.map((r) => r.iana))}` });
+    }
+    if (e.certificate.changed) out.push({ ip: e.ip, aspect: 'certificate', a: `leaf ${String(e.certificate.leafSha256.from)}`, b: `leaf ${String(e.certificate.leafSha256.to)}` });
+    if (e.findings.new.length + e.findings.fixed.length > 0) {
+      out.push({ ip: e.ip, aspect: 'findings', a: `only here: ${listed(e.findings.fixed.map((f) => f.id))}`, b: `only here: ${listed(e.findings.new.map((f) => f.id))}` });
+    }
+  }
+  return out;
+}

@@ -41,8 +41,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('source', 'text', (c) => c.notNull())
     // JSON BatchOptions.
     .addColumn('options', 'text', (c) => c.notNull())
-    .addColumn('tls_scan_id', 'text')
-    .addColumn('port_scan_id', 'text')
+    // JSON [{kind: 'tls' | 'ports', id}]: the scans the batch submitted.
+    .addColumn('scans', 'text', (c) => c.notNull())
     .execute();
 }
 
