@@ -9,5 +9,5 @@ export { loadPortLists, serviceForPort } from './port-lists.js';
 export { type ConnectorKind, selectConnector } from './connect.js';
 export { type HostScanRun, type ServiceDetectionSettings, scanHosts, serviceDetection } from './run.js';
 export { summarizeHost } from './summarize.js';
-export { type PortScanComparison, comparePortScans } from './compare.js';
+export { type HostComparison, type PortScanComparison, type ScanSide, comparePortScans } from './compare.js';
 export { type HostPortView, buildHostView } from './host-view.js';

@@ -1,13 +1,17 @@
 import { type DatabaseHandle, type DatabaseOptions, migrateToLatest, openDatabase } from './db.js';
+import { type BatchRepository, createBatchRepository } from './batches.js';
 import { createHostRepository } from './hosts.js';
 import { createPortScanRepository } from './port-scans.js';
+import { type TargetRepository, createTargetRepository } from './targets.js';
 import { type TlsAssessmentRepository, createTlsAssessmentRepository } from './tls-assessments.js';
 import type { HostRepository, PortScanRepository } from './types.js';
 
 export type * from './types.js';
 export { type DatabaseHandle, type DatabaseOptions, type Dialect, type MigrationOutcome, maskUrl, migrateToLatest, openDatabase, pendingMigrations } from './db.js';
+export type { BatchOptions, BatchRecord, BatchRepository, BatchSource } from './batches.js';
 export { createHostRepository } from './hosts.js';
 export { createPortScanRepository } from './port-scans.js';
+export { type TargetFilter, type TargetPatch, type TargetRepository, type TargetUpsert, type UpsertOutcome, type UpsertResult, createTargetRepository } from './targets.js';
 export {
   type EndpointGrade,
   type NewTlsScan,
@@ -32,6 +36,8 @@ export interface Store {
   portScans: PortScanRepository;
   hosts: HostRepository;
   tlsAssessments: TlsAssessmentRepository;
+  targets: TargetRepository;
+  batches: BatchRepository;
   /** Closes the database (the pool on PostgreSQL). Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -44,6 +50,8 @@ export function createStore(handle: DatabaseHandle): Store {
     portScans: createPortScanRepository(handle),
     hosts: createHostRepository(handle),
     tlsAssessments: createTlsAssessmentRepository(handle),
+    targets: createTargetRepository(handle),
+    batches: createBatchRepository(handle),
     close: () => (closing ??= handle.db.destroy()),
   };
 }

@@ -2,12 +2,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { portScanJobId, type PortScanSubmission, submitPortScan } from '../../jobs/index.js';
-import { comparePortScans } from '../../portscan/index.js';
+import { comparePortScans, type ScanSide } from '../../portscan/index.js';
 import { canonicalIp as canonicalAddress } from '../../scope/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { HostSummary, PortResult } from '../../shared/model.js';
-import type { PortScanRecord } from '../../store/index.js';
+import type { PortScanRecord, PortScanRepository } from '../../store/index.js';
 import { cancelOrDelete } from '../scan-lifecycle.js';
 import {
   Comparison,
@@ -211,14 +211,7 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
       const [scanA, scanB] = await Promise.all([repo.get(a), repo.get(b)]);
       if (scanA === undefined) throw notFound(a);
       if (scanB === undefined) throw notFound(b);
-      const side = async (scan: PortScanRecord) => ({
-        id: scan.id,
-        createdAt: scan.createdAt,
-        portSet: scan.portSet,
-        hosts: (await repo.hosts(scan.id, { limit: Number.MAX_SAFE_INTEGER, offset: 0 })).items,
-        ports: await repo.ports(scan.id),
-      });
-      const comparison = comparePortScans(await side(scanA), await side(scanB));
+      const comparison = comparePortScans(await comparisonSide(repo, scanA), await comparisonSide(repo, scanB));
       const brief = (s: PortScanRecord) => ({ id: s.id, createdAt: s.createdAt, status: s.status, portSet: s.portSet });
       return {
         ...comparison,
@@ -228,6 +221,17 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
       };
     },
   );
+}
+
+/** A stored scan as one side of comparePortScans: its hosts and every listed port row. */
+export async function comparisonSide(repo: PortScanRepository, scan: PortScanRecord): Promise<ScanSide> {
+  return {
+    id: scan.id,
+    createdAt: scan.createdAt,
+    portSet: scan.portSet,
+    hosts: (await repo.hosts(scan.id, { limit: Number.MAX_SAFE_INTEGER, offset: 0 })).items,
+    ports: await repo.ports(scan.id),
+  };
 }
 
 /** The canonical form of an address in a request, or a 400 naming it. */
