@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SslLabsEmulator, startSslLabsEmulator } from '../testing/ssllabs-emulator.js';
 import type { EmulatorOptions } from '../testing/ssllabs-emulator.js';
-import { runSslLabsAssessment } from './assess.js';
+import { ProgressClock, nextPollDelay, runSslLabsAssessment } from './assess.js';
 import { SslLabsClient } from './client.js';
 import { SslLabsGovernor } from './governor.js';
 
@@ -147,6 +147,33 @@ describe('SSL Labs assessment flow', () => {
     expect(run.host.status).toBe('READY');
     expect(e.stats.rateLimited.total).toBeGreaterThanOrEqual(1);
     expect(unaware.status()).toMatchObject({ rateLimited: e.stats.rateLimited.total, started: 1 });
+  });
+});
+
+describe('SSL Labs polling', () => {
+  const DOCUMENTED = { dnsMs: 5000, inProgressMs: 10_000 };
+  const inProgress = (progress: number, pending = 0) => ({
+    status: 'IN_PROGRESS' as const,
+    endpoints: [{ ipAddress: '203.0.113.1', statusMessage: 'In progress', progress }, ...Array.from({ length: pending }, (_, i) => ({ ipAddress: `203.0.113.${i + 2}`, statusMessage: 'Pending', progress: -1 }))],
+  });
+
+  it('polls every 5 s before the assessment is under way and every 10 s while it runs', () => {
+    expect(nextPollDelay({ status: 'DNS' }, DOCUMENTED, undefined)).toBe(5000);
+    expect(nextPollDelay(inProgress(10), DOCUMENTED, undefined)).toBe(10_000);
+  });
+
+  it('polls just after the end the progress predicts when that is sooner, but never more than once a second', () => {
+    const clock = new ProgressClock();
+    expect(clock.remainingMs(inProgress(40), 0)).toBeUndefined();
+    // 10 points in 5 s: 2 points a second, 50 points left → 25 s.
+    expect(clock.remainingMs(inProgress(50), 5000)).toBe(25_000);
+    expect(clock.remainingMs(inProgress(90), 25_000)).toBe(5000);
+    expect(nextPollDelay(inProgress(90), DOCUMENTED, 5000)).toBe(5250);
+    expect(nextPollDelay(inProgress(99), DOCUMENTED, 200)).toBe(1000);
+    expect(new ProgressClock().remainingMs(inProgress(10, 1), 0)).toBeUndefined();
+    const withPending = new ProgressClock();
+    withPending.remainingMs(inProgress(0, 1), 0);
+    expect(withPending.remainingMs(inProgress(50, 1), 10_000)).toBe(30_000);
   });
 });
 

@@ -9,7 +9,7 @@ import { timeOrderedId } from '../../shared/ids.js';
 import type { BatchRecord } from '../../store/batches.js';
 import { targetKey } from '../../tls/target.js';
 import { IdParam, problemResponse } from '../schemas.js';
-import { readUploadedText } from '../upload.js';
+import { UPLOAD_BODY_LIMIT, readUploadedText, registerUploadParsers } from '../upload.js';
 
 const BASE = '/api/v1/batches';
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -65,10 +65,12 @@ const FORMATS: Record<string, ImportFormat> = { 'text/csv': 'csv', 'application/
 export async function batchRoutes(fastify: FastifyInstance, opts: { runtime: Runtime }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { runtime } = opts;
+  await registerUploadParsers(fastify);
 
   app.post(
     BASE,
     {
+      bodyLimit: UPLOAD_BODY_LIMIT,
       schema: {
         tags: ['monitoring'],
         summary: 'Scan a file of targets once: TLS for host names, ports for addresses',
