@@ -1,11 +1,13 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { VERSION } from '../shared/version.js';
 import { migrateCommand } from './commands/migrate.js';
+import { reportCommand } from './commands/report.js';
 import { scanPortsCommand, type ScanPortsDeps } from './commands/scan-ports.js';
 import { scanTlsCommand, type ScanTlsDeps } from './commands/scan-tls.js';
 import { scansCommand } from './commands/scans.js';
 import { serveCommand } from './commands/serve.js';
 import { sslLabsCommand } from './commands/ssllabs.js';
+import { targetsCommand } from './commands/targets.js';
 import { type CliIo, EXIT_OK, EXIT_USAGE, errorLine, exitCodeFor } from './io.js';
 
 export type CliDeps = ScanPortsDeps & ScanTlsDeps;
@@ -36,6 +38,8 @@ Exit codes: 0 success, 1 the scan or request failed, 2 usage error.`,
   );
   program.addCommand(scansCommand(io));
   program.addCommand(sslLabsCommand(io));
+  program.addCommand(targetsCommand(io));
+  program.addCommand(reportCommand(io));
   program.exitOverride();
   for (const cmd of program.commands) {
     cmd.copyInheritedSettings(program).exitOverride();

@@ -46,3 +46,15 @@ export interface TargetInput {
 
 /** Label filter: every given label must match exactly. */
 export type LabelFilter = Record<string, string>;
+
+/** A target input after validation: what the inventory stores (see target-import.ts normalizeTarget). */
+export interface NormalizedTarget {
+  kind: TargetKind;
+  value: string;
+  port: number;
+  ports: string | null;
+  labels: Record<string, string>;
+  schedule: TargetSchedule | null;
+  /** Which fields the input gave: an import changes only those on an existing target. */
+  specified: { ports: boolean; labels: boolean; schedule: boolean };
+}

@@ -4,12 +4,16 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/index.js';
 import { VERSION } from '../shared/version.js';
 import { registerProblemHandlers } from './problem.js';
+import { batchRoutes } from './routes/batches.js';
 import { domainRoutes } from './routes/domains.js';
 import { healthRoutes } from './routes/health.js';
 import { hostRoutes } from './routes/hosts.js';
 import { portScanRoutes } from './routes/port-scans.js';
+import { reportRoutes } from './routes/reports.js';
 import { scanRoutes } from './routes/scan.js';
 import { sslLabsRoutes } from './routes/ssllabs.js';
+import { targetChangeRoutes } from './routes/target-changes.js';
+import { targetRoutes } from './routes/targets.js';
 import { tlsScanRoutes } from './routes/tls-scans.js';
 
 
@@ -47,6 +51,9 @@ export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
         { name: 'hosts', description: 'Everything known about one address across scans.' },
         { name: 'tls', description: 'Grade TLS like SSL Labs with the native engine: `GET /scan` for one host, TLS scans for many, history per host, diffs.' },
         { name: 'ssllabs', description: 'The optional Qualys SSL Labs engine (opt-in with `ssllabs.email`): its budget and SSL Labs\' raw results. Choose it per request with `engine=ssllabs|both`.' },
+        { name: 'reports', description: 'Executive summary of the monitored targets as JSON, CSV and a printable HTML page: grades, expiring certificates, common findings, changes, failures.' },
+        { name: 'targets', description: 'The inventory of monitored targets (TLS endpoints and address blocks) with labels and schedules: add, import from a file, list, their current state.' },
+        { name: 'monitoring', description: 'Batches: a file of targets scanned once, with progress and results.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -61,5 +68,9 @@ export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(scanRoutes, { runtime });
   await app.register(domainRoutes, { runtime });
   await app.register(sslLabsRoutes, { runtime });
+  await app.register(batchRoutes, { runtime });
+  await app.register(targetChangeRoutes, { runtime });
+  await app.register(targetRoutes, { runtime });
+  await app.register(reportRoutes, { runtime });
   return app;
 }

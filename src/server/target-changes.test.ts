@@ -5,6 +5,7 @@ import { createMetrics } from '../metrics/index.js';
 import type { NormalizedTarget } from '../monitor/model.js';
 import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
 import type { HostSummary, PortResult } from '../shared/model.js';
+import type { UpsertResult } from '../store/index.js';
 import { assessment, endpoint, tls12OnlyEndpoint } from '../testing/assessments.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { buildApp } from './app.js';
@@ -40,7 +41,7 @@ describe.each(TEST_DIALECTS)('target changes on %s', (dialect) => {
 
   it('lists what changed between consecutive assessments of a TLS target, each change once with when it was first seen', async () => {
     const { runtime: r, app: a } = await setUp();
-    const [{ target }] = (await r.store.targets.upsertMany([tlsTarget], '2026-11-01T00:00:00.000Z')) as [{ target: { id: string } }];
+    const { target } = (await r.store.targets.upsertMany([tlsTarget], '2026-11-01T00:00:00.000Z'))[0] as UpsertResult;
     const history = [
       { at: '2026-11-02T00:00:00.000Z', ep: endpoint() },
       { at: '2026-11-03T00:00:00.000Z', ep: endpoint() },
@@ -63,7 +64,7 @@ describe.each(TEST_DIALECTS)('target changes on %s', (dialect) => {
 
   it('lists ports opened and closed between consecutive scans of an address target', async () => {
     const { runtime: r, app: a } = await setUp();
-    const [{ target }] = (await r.store.targets.upsertMany([addressTarget], '2026-11-01T00:00:00.000Z')) as [{ target: { id: string } }];
+    const { target } = (await r.store.targets.upsertMany([addressTarget], '2026-11-01T00:00:00.000Z'))[0] as UpsertResult;
     const ip = '127.0.0.5';
     const scans: Array<{ id: string; at: string; open: number[] }> = [
       { id: 'p1', at: '2026-11-02T00:00:00.000Z', open: [22] },

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SslLabsEmulator, startSslLabsEmulator } from '../testing/ssllabs-emulator.js';
 import type { EmulatorOptions } from '../testing/ssllabs-emulator.js';
+import type { SslLabsHost } from './api-types.js';
 import { ProgressClock, nextPollDelay, runSslLabsAssessment } from './assess.js';
 import { SslLabsClient } from './client.js';
 import { SslLabsGovernor } from './governor.js';
@@ -152,13 +153,14 @@ describe('SSL Labs assessment flow', () => {
 
 describe('SSL Labs polling', () => {
   const DOCUMENTED = { dnsMs: 5000, inProgressMs: 10_000 };
-  const inProgress = (progress: number, pending = 0) => ({
-    status: 'IN_PROGRESS' as const,
+  const inProgress = (progress: number, pending = 0): SslLabsHost => ({
+    host: 'busy.example',
+    status: 'IN_PROGRESS',
     endpoints: [{ ipAddress: '203.0.113.1', statusMessage: 'In progress', progress }, ...Array.from({ length: pending }, (_, i) => ({ ipAddress: `203.0.113.${i + 2}`, statusMessage: 'Pending', progress: -1 }))],
   });
 
   it('polls every 5 s before the assessment is under way and every 10 s while it runs', () => {
-    expect(nextPollDelay({ status: 'DNS' }, DOCUMENTED, undefined)).toBe(5000);
+    expect(nextPollDelay({ host: 'busy.example', status: 'DNS' }, DOCUMENTED, undefined)).toBe(5000);
     expect(nextPollDelay(inProgress(10), DOCUMENTED, undefined)).toBe(10_000);
   });
 

@@ -2,6 +2,7 @@ import { type DatabaseHandle, type DatabaseOptions, migrateToLatest, openDatabas
 import { type BatchRepository, createBatchRepository } from './batches.js';
 import { createHostRepository } from './hosts.js';
 import { createPortScanRepository } from './port-scans.js';
+import { type ReportRepository, createReportRepository } from './reports.js';
 import { type TargetRepository, createTargetRepository } from './targets.js';
 import { type TlsAssessmentRepository, createTlsAssessmentRepository } from './tls-assessments.js';
 import type { HostRepository, PortScanRepository } from './types.js';
@@ -38,6 +39,7 @@ export interface Store {
   tlsAssessments: TlsAssessmentRepository;
   targets: TargetRepository;
   batches: BatchRepository;
+  reports: ReportRepository;
   /** Closes the database (the pool on PostgreSQL). Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -52,6 +54,7 @@ export function createStore(handle: DatabaseHandle): Store {
     tlsAssessments: createTlsAssessmentRepository(handle),
     targets: createTargetRepository(handle),
     batches: createBatchRepository(handle),
+    reports: createReportRepository(handle),
     close: () => (closing ??= handle.db.destroy()),
   };
 }

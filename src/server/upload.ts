@@ -1,0 +1,93 @@
+/**
+ * Reading an uploaded target file from a request: a text/plain or text/csv body, a JSON array (or
+ * `{"content": "...", "format": "csv"}`), or multipart/form-data with one file field. Shared by the
+ * target import and the batches routes: each registers the parsers in its own (encapsulated) plugin.
+ */
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { IMPORT_LIMITS, type ImportFormat } from '../monitor/target-import.js';
+import { PortcullisError } from '../shared/errors.js';
+
+export interface UploadedText {
+  text: string;
+  /** The media type of the file (of the file part for multipart; `text/csv` for `{"format": "csv"}`), without parameters. */
+  contentType: string;
+  filename?: string;
+}
+
+/** Route bodyLimit for uploads: the file limit plus room for JSON escaping and multipart framing. */
+export const UPLOAD_BODY_LIMIT = IMPORT_LIMITS.maxBytes * 2;
+
+const FORMAT_TYPES: Record<ImportFormat, string> = { text: 'text/plain', csv: 'text/csv', json: 'application/json' };
+const JSON_FORMATS = new Set(['auto', ...Object.keys(FORMAT_TYPES)]);
+
+/** Lets the plugin accept text/csv bodies as text and multipart uploads; call once per plugin that reads uploads. */
+export async function registerUploadParsers(app: FastifyInstance): Promise<void> {
+  // text/plain already arrives as a string (Fastify's own parser); CSV the same way.
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  await app.register(multipart, { limits: { fileSize: IMPORT_LIMITS.maxBytes, files: 1, fields: 10, parts: 20 } });
+}
+
+const invalid = (message: string, status?: number): PortcullisError => new PortcullisError('request.invalid', message, { field: 'file' }, status);
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** The uploaded file as text, whichever way it was sent. Throws request.invalid (413 when too large, 415 for other media types). */
+export async function readUploadedText(request: FastifyRequest): Promise<UploadedText> {
+  if (request.isMultipart()) return readMultipart(request);
+  const contentType = mediaType(request.headers['content-type']);
+  const body: unknown = request.body;
+  if (contentType === 'text/plain' || contentType === 'text/csv') {
+    if (typeof body !== 'string') throw invalid('the request has no file content');
+    return { text: body, contentType };
+  }
+  if (contentType === 'application/json') {
+    if (Array.isArray(body)) return { text: JSON.stringify(body), contentType };
+    if (typeof body === 'object' && body !== null && typeof (body as { content?: unknown }).content === 'string') {
+      const { content, format = 'auto', ...rest } = body as { content: string; format?: unknown };
+      if (Object.keys(rest).length > 0) throw invalid(`unknown field(s) ${Object.keys(rest).join(', ')}: send {"content": "...", "format": "auto|text|csv|json"}`);
+      if (typeof format !== 'string' || !JSON_FORMATS.has(format)) throw new PortcullisError('request.invalid', `format must be auto, text, csv or json, got ${JSON.stringify(format)}`, { field: 'format' });
+      return { text: content, contentType: format === 'auto' ? 'text/plain' : FORMAT_TYPES[format as ImportFormat] };
+    }
+    throw invalid('a JSON body is the target file itself (an array) or {"content": "...", "format": "csv"}');
+  }
+  throw invalid(`unsupported content type "${contentType || '(none)'}": send text/plain, text/csv, application/json or multipart/form-data with one file`, 415);
+}
+
+async function readMultipart(request: FastifyRequest): Promise<UploadedText> {
+  let part;
+  try {
+    part = await request.file();
+  } catch (err) {
+    throw invalid(`the multipart upload cannot be read: ${(err as Error).message}`);
+  }
+  if (part === undefined) throw invalid('the multipart form has no file: add one file field, e.g. curl -F file=@targets.csv');
+  let content: Buffer;
+  try {
+    content = await part.toBuffer();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+      throw invalid(`the file is larger than ${IMPORT_LIMITS.maxBytes} bytes (10 MB); split it`, 413);
+    }
+    throw invalid(`the uploaded file cannot be read: ${(err as Error).message}`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(content);
+  } catch {
+    throw invalid('the uploaded file is not UTF-8 text');
+  }
+  return { text, contentType: mediaType(part.mimetype), ...(part.filename ? { filename: part.filename } : {}) };
+}
+
+/** The file format an upload declares: by media type, then file name extension; `auto` to sniff. */
+export function uploadFormat(upload: UploadedText): ImportFormat | 'auto' {
+  if (upload.contentType === 'text/csv') return 'csv';
+  if (upload.contentType === 'application/json') return 'json';
+  const extension = /\.([a-z]+)$/i.exec(upload.filename ?? '')?.[1]?.toLowerCase();
+  if (extension === 'csv') return 'csv';
+  if (extension === 'json') return 'json';
+  return 'auto';
+}
