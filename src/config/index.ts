@@ -4,7 +4,7 @@ import type { SqliteDriverChoice } from '../store/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { ConfigFile } from './file.js';
 import type { TargetSchedule } from '../monitor/model.js';
-import { checkSchedule } from '../monitor/schedule.js';
+import { validateSchedule } from '../monitor/schedule.js';
 
 export type { ConfigFile } from './file.js';
 
@@ -271,11 +271,9 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
 }
 
 function configSchedule(schedule: TargetSchedule): TargetSchedule {
-  try {
-    return checkSchedule(schedule, 'monitor.defaultSchedule');
-  } catch (err) {
-    throw invalid((err as Error).message, 'monitor.defaultSchedule');
-  }
+  const checked = validateSchedule(schedule);
+  if (checked instanceof PortcullisError) throw invalid(`monitor.defaultSchedule: ${checked.message}`, 'monitor.defaultSchedule');
+  return checked;
 }
 
 function monitorConfig(env: Env, overrides: NonNullable<ConfigFile['monitor']>, file: NonNullable<ConfigFile['monitor']>): Config['monitor'] {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkSchedule, nextPeriodicRun, nextRunAt } from './schedule.js';
+import { PortcullisError } from '../shared/errors.js';
+import { nextPeriodicRun, nextRunAt, validateSchedule } from './schedule.js';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
 const EXPIRY = { expiryRescanDays: 7, rescanAfterExpiry: true };
@@ -37,8 +38,8 @@ describe('target schedules', () => {
   });
 
   it('refuses bad schedules with the reason', () => {
-    expect(() => checkSchedule({ cron: 'every tuesday' }, 'schedule')).toThrow(/is not a cron expression/);
-    expect(() => checkSchedule({ everySeconds: 5 }, 'schedule')).toThrow(/from 60 to 31536000/);
-    expect(checkSchedule({ cron: '*/15 * * * *' }, 'schedule')).toEqual({ cron: '*/15 * * * *' });
+    expect(validateSchedule({ cron: 'every tuesday' })).toBeInstanceOf(PortcullisError);
+    expect(validateSchedule({ everySeconds: 5 })).toMatchObject({ message: expect.stringMatching(/from 60 \(a minute\)/) });
+    expect(validateSchedule({ cron: '*/15 * * * *' })).toEqual({ cron: '*/15 * * * *' });
   });
 });

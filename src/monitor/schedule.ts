@@ -21,20 +21,40 @@ export interface ExpiryPolicy {
 /** Assessed again this long after the expiry, once the certificate has certainly expired or been replaced. */
 const AFTER_EXPIRY_MS = 3_600_000;
 
-/** A cron expression (UTC) that croner accepts, or schedule.invalid naming `field`. */
-export function checkSchedule(schedule: TargetSchedule, field: string): TargetSchedule {
-  if ('everySeconds' in schedule) {
-    if (!Number.isInteger(schedule.everySeconds) || schedule.everySeconds < 60 || schedule.everySeconds > 31_536_000) {
-      throw new PortcullisError('request.invalid', `${field}: everySeconds must be a whole number from 60 to 31536000, got ${String(schedule.everySeconds)}`, { field });
+/** Schedules run at most once a minute and at least once a year. */
+export const SCHEDULE_LIMITS = { minSeconds: 60, maxSeconds: 31_536_000 } as const;
+
+/** Checks a schedule value from any source (JSON body, file, config): an interval in bounds or a cron croner accepts. */
+export function validateSchedule(value: unknown): TargetSchedule | PortcullisError {
+  const bad = (message: string): PortcullisError => new PortcullisError('request.invalid', message, { field: 'schedule' });
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('schedule must be {"everySeconds": N}, {"cron": "…"} or null for the default');
+  const keys = Object.keys(value);
+  const record = value as Record<string, unknown>;
+  if (keys.length === 1 && keys[0] === 'everySeconds') {
+    const seconds = record.everySeconds;
+    const { minSeconds, maxSeconds } = SCHEDULE_LIMITS;
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < minSeconds || seconds > maxSeconds) {
+      return bad(`schedule.everySeconds must be a whole number of seconds from ${minSeconds} (a minute) to ${maxSeconds} (a year), got ${JSON.stringify(seconds)}`);
     }
-    return schedule;
+    return { everySeconds: seconds };
   }
-  try {
-    cronOf(schedule.cron);
-  } catch (err) {
-    throw new PortcullisError('request.invalid', `${field}: "${schedule.cron}" is not a cron expression: ${(err as Error).message}`, { field, value: schedule.cron });
+  if (keys.length === 1 && keys[0] === 'cron') {
+    const expression = record.cron;
+    if (typeof expression !== 'string' || expression.trim() === '' || expression.length > 200) return bad('schedule.cron must be a cron expression of at most 200 characters, e.g. "0 3 * * *"');
+    let cron: Cron;
+    try {
+      cron = cronOf(expression);
+    } catch (err) {
+      return bad(`schedule.cron "${expression}" is invalid: ${(err as Error).message.replace(/^CronPattern: /, '')}`);
+    }
+    const [first, second] = cron.nextRuns(2);
+    if (first === undefined) return bad(`schedule.cron "${expression}" never runs`);
+    if (second !== undefined && second.getTime() - first.getTime() < SCHEDULE_LIMITS.minSeconds * 1000) {
+      return bad(`schedule.cron "${expression}" runs more often than once a minute; scans are at most once a minute`);
+    }
+    return { cron: expression.trim() };
   }
-  return schedule;
+  return bad('schedule must have exactly one of "everySeconds" or "cron"');
 }
 
 function cronOf(expression: string): Cron {

@@ -3,7 +3,8 @@ import { loadPortLists } from '../portscan/port-lists.js';
 import { createScopePolicy } from '../scope/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { TargetInput } from './model.js';
-import { IMPORT_LIMITS, checkTargetScope, formatSchedule, normalizeTarget, parseScheduleText, parseTargetFile, sniffFormat, splitCsvRecord, validateLabels, validateSchedule } from './target-import.js';
+import { IMPORT_LIMITS, checkTargetScope, formatSchedule, normalizeTarget, parseScheduleText, parseTargetFile, sniffFormat, splitCsvRecord, validateLabels } from './target-import.js';
+import { validateSchedule } from './schedule.js';
 
 const DEPS = { portLists: loadPortLists(), defaultPorts: 'top-1000', maxAddresses: 65_536 };
 

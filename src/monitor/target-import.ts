@@ -13,13 +13,13 @@
  * Schedule text (CSV cell or JSON string): `every 90s|15m|6h|2d|1w` (60 s to 365 days), or
  * `cron: 0 3 * * *` (croner syntax, UTC, runs at least a minute apart); empty: the global default.
  */
-import { Cron } from 'croner';
 import { parseTlsTarget } from '../jobs/tls-scans.js';
 import { parsePortSpec } from '../portscan/ports.js';
 import type { PortLists } from '../portscan/types.js';
 import { countAddresses, describeDenial, formatRange, parseTarget, type ScopePolicy } from '../scope/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { NormalizedTarget, TargetInput, TargetSchedule } from './model.js';
+import { validateSchedule } from './schedule.js';
 
 export type { NormalizedTarget } from './model.js';
 
@@ -27,7 +27,6 @@ export type ImportFormat = 'text' | 'csv' | 'json';
 
 export const IMPORT_LIMITS = { maxBytes: 10 * 1024 * 1024, maxLines: 100_000 } as const;
 export const LABEL_LIMITS = { maxLabels: 20, maxValueLength: 200 } as const;
-export const SCHEDULE_LIMITS = { minSeconds: 60, maxSeconds: 31_536_000 } as const;
 const LABEL_KEY = /^[a-z][a-z0-9_.-]{0,62}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const RESERVED_COLUMNS = new Set(['target', 'ports', 'schedule']);
@@ -257,38 +256,6 @@ export function formatSchedule(schedule: TargetSchedule): string {
   return `every ${schedule.everySeconds / (UNIT_SECONDS[unit] as number)}${unit}`;
 }
 
-/** Checks a schedule value from any source (JSON body, file, config): an interval in bounds or a cron croner accepts. */
-export function validateSchedule(value: unknown): TargetSchedule | PortcullisError {
-  const bad = (message: string): PortcullisError => new PortcullisError('request.invalid', message, { field: 'schedule' });
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('schedule must be {"everySeconds": N}, {"cron": "…"} or null for the default');
-  const keys = Object.keys(value);
-  const record = value as Record<string, unknown>;
-  if (keys.length === 1 && keys[0] === 'everySeconds') {
-    const seconds = record.everySeconds;
-    const { minSeconds, maxSeconds } = SCHEDULE_LIMITS;
-    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < minSeconds || seconds > maxSeconds) {
-      return bad(`schedule.everySeconds must be a whole number of seconds from ${minSeconds} (a minute) to ${maxSeconds} (a year), got ${JSON.stringify(seconds)}`);
-    }
-    return { everySeconds: seconds };
-  }
-  if (keys.length === 1 && keys[0] === 'cron') {
-    const expression = record.cron;
-    if (typeof expression !== 'string' || expression.trim() === '' || expression.length > 200) return bad('schedule.cron must be a cron expression of at most 200 characters, e.g. "0 3 * * *"');
-    let cron: Cron;
-    try {
-      cron = new Cron(expression, { paused: true, timezone: 'UTC' });
-    } catch (err) {
-      return bad(`schedule.cron "${expression}" is invalid: ${(err as Error).message.replace(/^CronPattern: /, '')}`);
-    }
-    const [first, second] = cron.nextRuns(2);
-    if (first === undefined) return bad(`schedule.cron "${expression}" never runs`);
-    if (second !== undefined && second.getTime() - first.getTime() < SCHEDULE_LIMITS.minSeconds * 1000) {
-      return bad(`schedule.cron "${expression}" runs more often than once a minute; scans are at most once a minute`);
-    }
-    return { cron: expression.trim() };
-  }
-  return bad('schedule must have exactly one of "everySeconds" or "cron"');
-}
 
 /** Checks labels: at most 20, keys like `owner` or `team.name`, values 1-200 characters without control characters. */
 export function validateLabels(value: unknown): Record<string, string> | PortcullisError {

@@ -177,6 +177,18 @@ describe.each(TEST_DIALECTS)('targets API on %s', (dialect) => {
     });
   });
 
+  it('moves the next run when the schedule changes: from the last run, never into the past', async () => {
+    h = await harness(dialect);
+    const [site] = (await inject({ method: 'POST', url: '/api/v1/targets', payload: { target: 'app.example.com', schedule: 'every 7d' } })).json().items;
+    const lastRun = new Date(Date.now() - 30 * 60_000).toISOString();
+    await h.runtime.store.targets.claimRun(site.id, site.nextRunAt, { nextRunAt: new Date(Date.now() + 7 * 86_400_000).toISOString(), lastRunAt: lastRun });
+    const hourly = (await inject({ method: 'PATCH', url: `/api/v1/targets/${site.id}`, payload: { schedule: 'every 1h' } })).json();
+    expect(hourly.nextRunAt).toBe(new Date(Date.parse(lastRun) + 3_600_000).toISOString());
+    const minutely = (await inject({ method: 'PATCH', url: `/api/v1/targets/${site.id}`, payload: { schedule: 'every 60s' } })).json();
+    expect(Date.parse(minutely.nextRunAt)).toBeGreaterThanOrEqual(Date.now() - 1000);
+    expect((await h.runtime.store.targets.get(site.id))?.nextRunAt).toBe(minutely.nextRunAt);
+  });
+
   it('patches labels, schedule and the port spec, refuses bad patches unchanged, and deletes', async () => {
     h = await harness(dialect);
     const [block] = (await inject({ method: 'POST', url: '/api/v1/targets', payload: { target: '192.0.2.0/28', labels: { owner: 'alice', env: 'prod' } } })).json().items;

@@ -2,7 +2,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { LabelFilter, NormalizedTarget, Target, TargetInput, TargetSchedule } from '../../monitor/model.js';
-import { type NormalizeDeps, checkTargetScope, normalizeTarget, parseScheduleText, parseTargetFile, validateLabels, validateSchedule } from '../../monitor/target-import.js';
+import { type NormalizeDeps, checkTargetScope, normalizeTarget, parseScheduleText, parseTargetFile, validateLabels } from '../../monitor/target-import.js';
+import { nextRunAt, validateSchedule } from '../../monitor/schedule.js';
 import { parsePortSpec } from '../../portscan/ports.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
@@ -356,8 +357,18 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
         parsePortSpec(spec, runtime.portLists, 'ports');
         patch.ports = spec;
       }
-      const updated = await repo.update(id, patch, new Date().toISOString());
+      const now = new Date();
+      const updated = await repo.update(id, patch, now.toISOString());
       if (updated === undefined) throw notFound(id);
+      // A new schedule takes effect now, not after the run the old one planned (a paused target stays paused).
+      if (patch.schedule !== undefined && updated.nextRunAt !== null) {
+        const { monitor } = runtime.config;
+        const from = updated.lastRunAt !== null ? new Date(updated.lastRunAt) : now;
+        const next = nextRunAt({ schedule: updated.schedule ?? monitor.defaultSchedule, now: from, certExpiresAt: updated.certExpiresAt, expiry: monitor, jitterMs: 0 });
+        const nextRun = new Date(Math.max(next.getTime(), now.getTime())).toISOString();
+        await repo.setNextRun(id, nextRun);
+        return targetJson({ ...updated, nextRunAt: nextRun });
+      }
       return targetJson(updated);
     },
   );
