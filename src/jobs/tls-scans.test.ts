@@ -177,6 +177,20 @@ describe.each(TEST_DIALECTS)('TLS scan job on %s', (dialect) => {
     expect(fresh.assessment!.id).not.toBe(original.assessment!.id);
   });
 
+  it('tells the monitor about every assessment answering a target, new or reused, and survives its failure', async () => {
+    f = await fixture(dialect);
+    const told: string[] = [];
+    const handler = (onAssessed: (t: { host: string; port: number }, a: { engine: string }) => Promise<void>) =>
+      createTlsScanHandler({ ...f!.runtime, engine: f!.runtime.tlsEngine, checkpointMs: 20, onAssessed });
+    const first = await submitTlsScan(f.runtime, { hosts: ['app.test'] });
+    await handler(async (t, a) => void told.push(`${t.host}:${t.port} ${a.engine}`))(jobContext(first.id));
+    const reused = await submitTlsScan(f.runtime, { hosts: ['app.test'] });
+    await handler(async (t, a) => void told.push(`${t.host}:${t.port} ${a.engine} again`))(jobContext(reused.id));
+    expect(told).toEqual(['app.test:443 native', 'app.test:443 native again']);
+    const failing = await submitTlsScan(f.runtime, { hosts: ['app.test'], options: { fresh: true } });
+    expect(await handler(async () => Promise.reject(new Error('monitor down')))(jobContext(failing.id))).toEqual({ status: 'done' });
+  });
+
   it('records a target that no longer resolves and finishes the others; fails the scan when no target could be assessed', async () => {
     const fake = fakeTlsEngine({ 'gone.test:443': new PortcullisError('target.unresolvable', 'cannot resolve "gone.test"') });
     f = await fixture(dialect, fake);

@@ -262,22 +262,29 @@ export function createTlsScanHandler(deps: TlsScanJobDeps): JobHandler<TlsScanJo
       return { assessment: native, sslLabs: second };
     };
     /** A stored answer young enough to reuse, per engine asked for (`both` needs both). */
-    const reusable = async (target: TlsTarget): Promise<TlsTargetOutcome | undefined> => {
+    const reusable = async (target: TlsTarget): Promise<{ outcome: TlsTargetOutcome; assessment: Assessment } | undefined> => {
       if (options.fresh === true) return undefined;
       const fresh = (engine: 'native' | 'ssllabs') => repo.latestFresh({ ...target, sni: options.sni, engine }, deps.config.tls.maxAgeSeconds);
       if (engineChoice !== 'both') {
         const cached = await fresh(engineChoice);
-        return cached === undefined ? undefined : { reusedAssessmentId: cached.id };
+        return cached === undefined ? undefined : { outcome: { reusedAssessmentId: cached.id }, assessment: cached.assessment };
       }
       const [native, second] = await Promise.all([fresh('native'), fresh('ssllabs')]);
-      return native !== undefined && second !== undefined ? { reusedAssessmentId: native.id, reusedSslLabsAssessmentId: second.id } : undefined;
+      return native !== undefined && second !== undefined
+        ? { outcome: { reusedAssessmentId: native.id, reusedSslLabsAssessmentId: second.id }, assessment: native.assessment }
+        : undefined;
+    };
+    /** Tells the monitor (certificate expiry) about the assessment answering a target, new or reused. */
+    const notify = async (target: TlsTarget, assessment: Assessment): Promise<void> => {
+      await deps.onAssessed?.(target, assessment).catch((err: unknown) => log.warn({ err, target: targetKey(target) }, 'could not update the monitored target'));
     };
     const assessTarget = async (target: TlsTarget): Promise<void> => {
       abort.signal.throwIfAborted();
       const at = (): string => new Date().toISOString();
       const cached = await reusable(target);
       if (cached !== undefined) {
-        await repo.recordTarget(scanId, target, cached, at());
+        await repo.recordTarget(scanId, target, cached.outcome, at());
+        await notify(target, cached.assessment);
         return;
       }
       const started = performance.now();
@@ -294,7 +301,7 @@ export function createTlsScanHandler(deps: TlsScanJobDeps): JobHandler<TlsScanJo
       }
       const { assessment, ...extras } = result;
       await repo.saveAssessment(scanId, target, assessment, at(), extras);
-      await deps.onAssessed?.(target, assessment).catch((err: unknown) => log.warn({ err, target: targetKey(target) }, 'could not update the monitored target'));
+      await notify(target, assessment);
       deps.metrics?.tlsAssessmentDuration.observe((performance.now() - started) / 1000);
       for (const e of assessment.endpoints) deps.metrics?.tlsEndpointGrades.inc({ grade: e.grade ?? 'error' });
     };
