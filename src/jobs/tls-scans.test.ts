@@ -13,7 +13,7 @@ import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/d
 import { listen } from '../testing/listeners.js';
 import { createPortScanHandler, portScanJobId, PORT_SCAN_JOB, submitPortScan } from './port-scans.js';
 import type { JobContext } from './queue.js';
-import { TLS_SCAN_JOB, type TlsScanJobPayload, createTlsScanHandler, parseTlsTarget, submitTlsScan, tlsScanJobId } from './tls-scans.js';
+import { TLS_SCAN_JOB, type TlsScanJobDeps, type TlsScanJobPayload, createTlsScanHandler, parseTlsTarget, submitTlsScan, tlsScanJobId } from './tls-scans.js';
 
 describe('parseTlsTarget', () => {
   it.each([
@@ -180,7 +180,7 @@ describe.each(TEST_DIALECTS)('TLS scan job on %s', (dialect) => {
   it('tells the monitor about every assessment answering a target, new or reused, and survives its failure', async () => {
     f = await fixture(dialect);
     const told: string[] = [];
-    const handler = (onAssessed: (t: { host: string; port: number }, a: { engine: string }) => Promise<void>) =>
+    const handler = (onAssessed: NonNullable<TlsScanJobDeps['onAssessed']>) =>
       createTlsScanHandler({ ...f!.runtime, engine: f!.runtime.tlsEngine, checkpointMs: 20, onAssessed });
     const first = await submitTlsScan(f.runtime, { hosts: ['app.test'] });
     await handler(async (t, a) => void told.push(`${t.host}:${t.port} ${a.engine}`))(jobContext(first.id));
