@@ -181,7 +181,7 @@ describe.each(TEST_DIALECTS)('TLS scan job on %s', (dialect) => {
     f = await fixture(dialect);
     const told: string[] = [];
     const handler = (onAssessed: NonNullable<TlsScanJobDeps['onAssessed']>) =>
-      createTlsScanHandler({ ...f!.runtime, engine: f!.runtime.tlsEngine, checkpointMs: 20, onAssessed });
+      createTlsScanHandler({ ...f!.runtime, engine: f!.runtime.tlsEngine, sslLabs: undefined, checkpointMs: 20, onAssessed });
     const first = await submitTlsScan(f.runtime, { hosts: ['app.test'] });
     await handler(async (t, a) => void told.push(`${t.host}:${t.port} ${a.engine}`))(jobContext(first.id));
     const reused = await submitTlsScan(f.runtime, { hosts: ['app.test'] });
