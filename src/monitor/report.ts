@@ -8,6 +8,7 @@
 import { type PortScanComparison, type ScanSide, comparePortScans } from '../portscan/compare.js';
 import { GRADE_ORDER, gradeRank } from '../tls/compare.js';
 import type { Assessment, FindingSeverity, Grade } from '../tls/model.js';
+import { endpointDigest } from '../store/tls-assessments.js';
 import type { LabelFilter } from './model.js';
 
 /* ------------------------------------------------------------------------------------------------
@@ -214,19 +215,7 @@ const DAY_MS = 86_400_000;
 
 /** What the report reads of one stored Assessment: endpoints with errors, expiry and findings. */
 export function reportEndpoints(assessment: Assessment): ReportEndpointInput[] {
-  const earliest = (dates: string[]): string | null => (dates.length === 0 ? null : dates.reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a)));
-  return assessment.endpoints.map((e) => {
-    return {
-      ip: e.ip,
-      status: e.status,
-      grade: e.grade,
-      gradeTrustIgnored: e.gradeTrustIgnored,
-      error: e.error ?? null,
-      leafExpiry: earliest(e.certificates.map((c) => c.leafExpiry)),
-      earliestExpiry: earliest(e.certificates.map((c) => c.earliestExpiry)),
-      findings: e.findings.map((f) => ({ id: f.id, title: f.title, severity: f.severity })),
-    };
-  });
+  return assessment.endpoints.map(endpointDigest);
 }
 
 const targetName = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -60,6 +60,23 @@ describe.each(TEST_DIALECTS)('report queries on %s', (dialect) => {
       .execute();
   }
 
+  it('reads the endpoint digest instead of the whole document, and the document for rows stored before the digest had expiry and findings', async () => {
+    await open();
+    await assessed('new.test', 443, at('06-20'), [endpoint({ ip: '10.0.0.1' })]);
+    await assessed('old.test', 443, at('06-20'), [endpoint({ ip: '10.0.0.2' })]);
+    // new.test: a document the report must not need; old.test: a digest as stored before (grades only).
+    await t!.db.updateTable('tls_assessments').set({ assessment: '{"not":"read"}' }).where('host', '=', 'new.test').execute();
+    await t!.db
+      .updateTable('tls_assessments')
+      .set({ endpoints: JSON.stringify([{ ip: '10.0.0.2', status: 'ready', grade: 'A', gradeTrustIgnored: 'A' }]) })
+      .where('host', '=', 'old.test')
+      .execute();
+    const input = await reports.reportInput(FILTERS, NOW);
+    const latest = new Map(input.tlsTargets.map((x) => [x.host, x.latest?.endpoints[0]]));
+    expect(latest.get('new.test')).toMatchObject({ ip: '10.0.0.1', leafExpiry: '2026-12-31T23:59:59.000Z', findings: [{ id: 'cbc-suites' }] });
+    expect(latest.get('old.test')).toMatchObject({ ip: '10.0.0.2', leafExpiry: '2026-12-31T23:59:59.000Z', findings: [{ id: 'cbc-suites' }] });
+  });
+
   it('without an inventory covers every assessed host:port, from its latest assessment only', async () => {
     await open();
     await assessed('app.test', 443, at('05-01'), [tls12OnlyEndpoint({ ip: '10.0.0.1' })]);

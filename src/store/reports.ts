@@ -3,9 +3,10 @@
  *
  * Cost model, for stores with 100,000+ assessments: the latest assessment per host:port is found by
  * `max(finished_at) … group by host, port` over the (host, port, finished_at) index (an index-only
- * scan, no document read), then joined back on that index for the summary columns; the full
- * `assessment` JSON is read only for those latest rows, in chunks, and reduced to the few fields the
- * report needs before the next chunk. Port changes compare at most PORT_CHANGE_HOST_LIMIT addresses.
+ * scan, no document read), then joined back on that index for the summary columns, whose endpoint
+ * digest (grades, expiry, findings: a few hundred bytes) is all the report reads; the full `assessment`
+ * JSON (~20 KB) is read only for rows stored before the digest had those fields. Port changes compare
+ * at most PORT_CHANGE_HOST_LIMIT addresses.
  */
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { LabelFilter } from '../monitor/model.js';
@@ -23,7 +24,7 @@ import type { Assessment, Grade } from '../tls/model.js';
 import type { DatabaseHandle } from './db.js';
 import { createPortScanRepository, hostFromRow } from './port-scans.js';
 import type { Database, ScanHostsTable } from './schema.js';
-import type { TlsTables } from './tls-assessments.js';
+import type { EndpointDigest, TlsTables } from './tls-assessments.js';
 
 export interface ReportRepository {
   /** Everything buildReport needs for these filters, as of `now`. */
@@ -53,6 +54,8 @@ interface LatestRow {
   engine: string;
   finishedAt: string;
   grade: Grade | null;
+  /** JSON EndpointDigest[]. */
+  endpoints: string;
 }
 
 const key = (host: string, port: number): string => `${host} ${port}`;
@@ -102,7 +105,7 @@ export function createReportRepository(handle: DatabaseHandle): ReportRepository
     let query = db
       .selectFrom(times.groupBy(['host', 'port']).as('m'))
       .innerJoin('tls_assessments as a', (join) => join.onRef('a.host', '=', 'm.host').onRef('a.port', '=', 'm.port').onRef('a.finished_at', '=', 'm.latest'))
-      .select(['a.id', 'a.host', 'a.port', 'a.engine', 'a.finished_at', 'a.grade']);
+      .select(['a.id', 'a.host', 'a.port', 'a.engine', 'a.finished_at', 'a.grade', 'a.endpoints']);
     if (inventoryOnly) {
       query = query.where(({ exists, selectFrom }) =>
         exists(selectFrom('targets as t').select('t.id').where('t.kind', '=', 'tls').whereRef('t.value', '=', 'm.host').whereRef('t.port', '=', 'm.port')),
@@ -110,7 +113,7 @@ export function createReportRepository(handle: DatabaseHandle): ReportRepository
     }
     const latest = new Map<string, LatestRow>();
     for (const r of await query.execute()) {
-      const row: LatestRow = { id: r.id, host: r.host, port: Number(r.port), engine: r.engine, finishedAt: r.finished_at, grade: r.grade as Grade | null };
+      const row: LatestRow = { id: r.id, host: r.host, port: Number(r.port), engine: r.engine, finishedAt: r.finished_at, grade: r.grade as Grade | null, endpoints: r.endpoints };
       const k = key(row.host, row.port);
       const seen = latest.get(k);
       // Two engines (engine=both) can finish at the same instant: prefer the native one, then the newer id.
@@ -119,11 +122,20 @@ export function createReportRepository(handle: DatabaseHandle): ReportRepository
     return latest;
   }
 
-  /** The report's view of each latest assessment: its endpoints, read from the full document chunk by chunk. */
+  /**
+   * The report's view of each latest assessment: its endpoints from the stored digest, or — for rows
+   * stored before the digest carried expiry and findings — from the full document, chunk by chunk.
+   */
   async function assessments(latest: readonly LatestRow[]): Promise<Map<string, ReportAssessmentInput>> {
     const out = new Map<string, ReportAssessmentInput>();
     const byId = new Map(latest.map((r) => [r.id, r]));
-    for (const ids of chunks(latest.map((r) => r.id))) {
+    const needDocument: string[] = [];
+    for (const r of latest) {
+      const digest = parseJson<EndpointDigest[]>(r.endpoints, `endpoints of TLS assessment ${r.id}`);
+      if (digest.every((e) => e.findings !== undefined)) out.set(r.id, { id: r.id, engine: r.engine, finishedAt: r.finishedAt, endpoints: digest as Array<Required<EndpointDigest>> });
+      else needDocument.push(r.id);
+    }
+    for (const ids of chunks(needDocument)) {
       for (const row of await db.selectFrom('tls_assessments').select(['id', 'assessment']).where('id', 'in', ids).execute()) {
         const summary = byId.get(row.id)!;
         const document = parseJson<Assessment>(row.assessment, `document of TLS assessment ${row.id}`);

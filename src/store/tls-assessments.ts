@@ -4,7 +4,7 @@ import { PortcullisError } from '../shared/errors.js';
 import { timeOrderedId } from '../shared/ids.js';
 import type { ScanProgress, ScanStatus } from '../shared/model.js';
 import { worstGrade } from '../tls/compare.js';
-import type { Assessment, EndpointAssessment, Grade } from '../tls/model.js';
+import type { Assessment, EndpointAssessment, Finding, Grade } from '../tls/model.js';
 import type { DatabaseHandle } from './db.js';
 import type { Database } from './schema.js';
 import type { ScanOutcome } from './types.js';
@@ -127,6 +127,34 @@ export interface EndpointGrade {
   status: EndpointAssessment['status'];
   grade: Grade | null;
   gradeTrustIgnored: Grade | null;
+}
+
+/**
+ * What is kept of each endpoint beside the full document (column `endpoints`): the grades for
+ * history lists, and what reports read for thousands of targets without parsing whole documents.
+ * The report fields are absent on rows stored before they were added; readers fall back to the document.
+ */
+export interface EndpointDigest extends EndpointGrade {
+  error?: { code: string; message: string } | null;
+  /** Earliest leaf notAfter over the endpoint's chains; null without a certificate. */
+  leafExpiry?: string | null;
+  /** Earliest notAfter on any chain's validated path (an intermediate can expire first). */
+  earliestExpiry?: string | null;
+  findings?: Array<{ id: string; title: string; severity: Finding['severity'] }>;
+}
+
+export function endpointDigest(e: EndpointAssessment): Required<EndpointDigest> {
+  const earliest = (dates: string[]): string | null => (dates.length === 0 ? null : dates.reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a)));
+  return {
+    ip: e.ip,
+    status: e.status,
+    grade: e.grade,
+    gradeTrustIgnored: e.gradeTrustIgnored,
+    error: e.error ?? null,
+    leafExpiry: earliest(e.certificates.map((c) => c.leafExpiry)),
+    earliestExpiry: earliest(e.certificates.map((c) => c.earliestExpiry)),
+    findings: e.findings.map((f) => ({ id: f.id, title: f.title, severity: f.severity })),
+  };
 }
 
 /** An assessment without its full document, for lists. */
@@ -262,7 +290,7 @@ function summaryFromRow(row: SummaryRow): TlsAssessmentSummary {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     grade: row.grade as Grade | null,
-    endpoints: parseJsonColumn<EndpointGrade[]>(row.endpoints, `endpoints of TLS assessment ${row.id}`, isArray),
+    endpoints: parseJsonColumn<EndpointDigest[]>(row.endpoints, `endpoints of TLS assessment ${row.id}`, isArray).map(({ ip, status, grade, gradeTrustIgnored }) => ({ ip, status, grade, gradeTrustIgnored })),
   };
 }
 
@@ -290,7 +318,7 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
 
   /** Inserts or (retried job) replaces the scan's assessment of target by this engine; returns its summary. */
   async function upsertAssessment(trx: Kysely<Database & TlsTables>, scanId: string, target: TlsTarget, assessment: Assessment, raw: unknown): Promise<SummaryRow> {
-    const endpoints: EndpointGrade[] = assessment.endpoints.map((e) => ({ ip: e.ip, status: e.status, grade: e.grade, gradeTrustIgnored: e.gradeTrustIgnored }));
+    const endpoints = assessment.endpoints.map(endpointDigest);
     const columns = {
       sni: assessment.sni,
       criteria_version: assessment.criteriaVersion,
