@@ -7,7 +7,7 @@ import { TEST_DIALECTS, type TestDatabase, openTestDatabase } from '../testing/d
 import type { EndpointAssessment } from '../tls/model.js';
 import { createPortScanRepository } from './port-scans.js';
 import { type ReportRepository, createReportRepository } from './reports.js';
-import { type TlsAssessmentRepository, createTlsAssessmentRepository } from './tls-assessments.js';
+import { type TlsAssessmentRepository, type TlsTables, createTlsAssessmentRepository } from './tls-assessments.js';
 import type { PortScanRepository } from './types.js';
 
 const NOW = new Date('2026-07-01T00:00:00.000Z');
@@ -65,8 +65,9 @@ describe.each(TEST_DIALECTS)('report queries on %s', (dialect) => {
     await assessed('new.test', 443, at('06-20'), [endpoint({ ip: '10.0.0.1' })]);
     await assessed('old.test', 443, at('06-20'), [endpoint({ ip: '10.0.0.2' })]);
     // new.test: a document the report must not need; old.test: a digest as stored before (grades only).
-    await t!.db.updateTable('tls_assessments').set({ assessment: '{"not":"read"}' }).where('host', '=', 'new.test').execute();
-    await t!.db
+    const db = t!.db.withTables<TlsTables>();
+    await db.updateTable('tls_assessments').set({ assessment: '{"not":"read"}' }).where('host', '=', 'new.test').execute();
+    await db
       .updateTable('tls_assessments')
       .set({ endpoints: JSON.stringify([{ ip: '10.0.0.2', status: 'ready', grade: 'A', gradeTrustIgnored: 'A' }]) })
       .where('host', '=', 'old.test')
