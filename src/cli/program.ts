@@ -8,6 +8,7 @@ import { scansCommand } from './commands/scans.js';
 import { serveCommand } from './commands/serve.js';
 import { sslLabsCommand } from './commands/ssllabs.js';
 import { targetsCommand } from './commands/targets.js';
+import { workerCommand } from './commands/worker.js';
 import { type CliIo, EXIT_OK, EXIT_USAGE, errorLine, exitCodeFor } from './io.js';
 
 export type CliDeps = ScanPortsDeps & ScanTlsDeps;
@@ -32,6 +33,7 @@ PORTCULLIS_LOG_LEVEL, …) and an optional JSON file named by PORTCULLIS_CONFIG;
 Exit codes: 0 success, 1 the scan or request failed, 2 usage error.`,
     );
   program.addCommand(serveCommand(io));
+  program.addCommand(workerCommand(io));
   program.addCommand(migrateCommand(io));
   program.addCommand(
     new Command('scan').description('Run a scan in this process, without a server').addCommand(scanPortsCommand(io, deps)).addCommand(scanTlsCommand(io, deps)),

@@ -17,6 +17,9 @@ const ConfigFileSchema = Type.Object(
     ),
     dataDir: Type.Optional(Type.String()),
     databaseUrl: Type.Optional(Type.String()),
+    redisUrl: Type.Optional(Type.String()),
+    redisPrefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
+    databasePoolSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
     sqliteDriver: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('better-sqlite3'), Type.Literal('node:sqlite')])),
     logLevel: Type.Optional(Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')])),
     worker: Type.Optional(

@@ -20,6 +20,12 @@ export interface Config {
   dataDir: string;
   /** `postgres://…` switches the store to PostgreSQL; undefined means SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** `redis://…` runs jobs on BullMQ in Redis, shared by any number of worker processes; undefined means the embedded queue. */
+  redisUrl: string | undefined;
+  /** First part of every Redis key, so several installations can share one Redis. */
+  redisPrefix: string;
+  /** Connections each process keeps open at most to PostgreSQL (API and workers each have their own pool). */
+  databasePoolSize: number;
   /** SQLite binding: `auto` (better-sqlite3 on Node 20/22, node:sqlite on Node ≥ 24), or one of them. */
   sqliteDriver: SqliteDriverChoice;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -90,6 +96,9 @@ export const DEFAULT_CONFIG: Config = {
   server: { host: '0.0.0.0', port: 4545 },
   dataDir: './data',
   databaseUrl: undefined,
+  redisUrl: undefined,
+  redisPrefix: 'portcullis',
+  databasePoolSize: 10,
   sqliteDriver: 'auto',
   logLevel: 'info',
   worker: { concurrency: 2, leaseMs: 30000 },
@@ -126,6 +135,9 @@ export const ENV_VARS = {
   PORTCULLIS_PORT: 'server.port',
   PORTCULLIS_DATA_DIR: 'dataDir',
   DATABASE_URL: 'databaseUrl',
+  REDIS_URL: 'redisUrl (redis:// or rediss://; jobs go to BullMQ)',
+  PORTCULLIS_REDIS_PREFIX: 'redisPrefix',
+  PORTCULLIS_DB_POOL_SIZE: 'databasePoolSize',
   PORTCULLIS_SQLITE_DRIVER: 'sqliteDriver (auto, better-sqlite3 or node:sqlite)',
   PORTCULLIS_LOG_LEVEL: 'logLevel',
   PORTCULLIS_WORKER_CONCURRENCY: 'worker.concurrency',
@@ -223,6 +235,15 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
   if (databaseUrl !== undefined && databaseUrl !== '' && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw invalid('DATABASE_URL must be a postgres:// or postgresql:// URL; leave it unset for the embedded SQLite store', 'DATABASE_URL', databaseUrl.replace(/\/\/[^@/]*@/, '//***@'));
   }
+  const redisUrl = overrides.redisUrl ?? env.REDIS_URL ?? file.redisUrl;
+  if (redisUrl !== undefined && redisUrl !== '' && !/^rediss?:\/\//.test(redisUrl)) {
+    throw invalid('REDIS_URL must be a redis:// or rediss:// URL; leave it unset for the embedded queue', 'REDIS_URL', redisUrl.replace(/\/\/[^@/]*@/, '//***@'));
+  }
+
+  const redisPrefix = overrides.redisPrefix ?? env.PORTCULLIS_REDIS_PREFIX ?? file.redisPrefix;
+  if (redisPrefix !== undefined && !/^[A-Za-z0-9_.-]+$/.test(redisPrefix)) {
+    throw invalid('PORTCULLIS_REDIS_PREFIX may contain only letters, digits, "_", "." and "-"', 'PORTCULLIS_REDIS_PREFIX', redisPrefix);
+  }
 
   const d = DEFAULT_CONFIG;
   return {
@@ -232,6 +253,9 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
     },
     dataDir: overrides.dataDir ?? env.PORTCULLIS_DATA_DIR ?? fromFile(file.dataDir) ?? d.dataDir,
     databaseUrl: databaseUrl === '' ? undefined : databaseUrl,
+    redisUrl: redisUrl === '' ? undefined : redisUrl,
+    redisPrefix: redisPrefix ?? d.redisPrefix,
+    databasePoolSize: overrides.databasePoolSize ?? intFromEnv(env, 'PORTCULLIS_DB_POOL_SIZE', 1, 500) ?? file.databasePoolSize ?? d.databasePoolSize,
     sqliteDriver: overrides.sqliteDriver ?? sqliteDriverFromEnv(env) ?? file.sqliteDriver ?? d.sqliteDriver,
     logLevel: (overrides.logLevel ?? (logLevel as Config['logLevel'] | undefined) ?? file.logLevel ?? d.logLevel),
     worker: {

@@ -11,6 +11,8 @@ export type {
 } from './queue.js';
 export { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, UnrecoverableError, backoffDelay } from './queue.js';
 export { DatabaseQueue, type DatabaseQueueOptions, type QueueLogger } from './db-queue.js';
+// Not re-exported as a value: importing it loads BullMQ and ioredis (the runtime imports it on demand).
+export type { BullmqQueue, BullmqQueueOptions } from './bullmq-queue.js';
 export {
   PORT_SCAN_JOB,
   type PortScanJobPayload,

@@ -42,7 +42,7 @@ export interface RuntimeOptions {
   detectService?: ServiceDetector;
   /** Replaces the native TLS engine (tests return canned assessments). */
   tlsEngine?: TlsEngine;
-  /** Embedded queue tuning (tests use short leases). */
+  /** Queue tuning (tests use short leases). */
   queue?: { leaseMs?: number; pollMs?: number };
 }
 
@@ -50,7 +50,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
   const options = {
     level: config.logLevel,
     // Secrets must never reach a log line.
-    redact: { paths: ['req.headers.authorization', 'databaseUrl', '*.password'], censor: '***' },
+    redact: { paths: ['req.headers.authorization', 'databaseUrl', 'redisUrl', '*.password'], censor: '***' },
   };
   return destination ? pino(options, destination) : pino(options);
 }
@@ -65,7 +65,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const policy = createScopePolicy({ allow: config.scope.allow, deny: config.scope.deny });
   const resolver = options.resolver ?? createResolver(config.dns);
   const portLists = loadPortLists(config.portscan.portListFile);
-  const handle = options.database ?? openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteDriver: config.sqliteDriver });
+  const handle = options.database ?? openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, sqliteDriver: config.sqliteDriver });
   try {
     if (handle.dialect === 'sqlite') {
       const { applied } = await migrateToLatest(handle);
@@ -84,7 +84,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     throw err instanceof PortcullisError ? err : new PortcullisError('store.unavailable', `cannot open the database at ${handle.location}: ${(err as Error).message}`);
   }
   const store = createStore(handle);
-  const queue = new DatabaseQueue({ handle, leaseMs: config.worker.leaseMs, ...options.queue, logger });
+  let queue: JobQueue;
+  try {
+    queue = await openQueue(config, handle, options, logger);
+  } catch (err) {
+    if (options.database === undefined) await store.close();
+    throw err;
+  }
   const tlsEngine = options.tlsEngine ?? nativeTlsEngine(config.tls.caFiles);
   return {
     config,
@@ -103,6 +109,15 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       if (options.database === undefined) await store.close();
     },
   };
+}
+
+/** BullMQ on Redis when REDIS_URL is set (any number of worker processes), else the embedded database queue. */
+async function openQueue(config: Config, handle: DatabaseHandle, options: RuntimeOptions, logger: Logger): Promise<JobQueue> {
+  const tuning = { leaseMs: config.worker.leaseMs, ...options.queue, logger };
+  if (config.redisUrl === undefined) return new DatabaseQueue({ handle, ...tuning });
+  // Loaded only when used: the embedded mode does not pay for BullMQ and ioredis.
+  const { BullmqQueue } = await import('../jobs/bullmq-queue.js');
+  return BullmqQueue.connect({ redisUrl: config.redisUrl, prefix: config.redisPrefix, ...tuning });
 }
 
 /** Registers every job handler on the runtime's queue. */

@@ -36,7 +36,7 @@ import type {
   VulnerabilityResult,
   VulnerabilityStatus,
 } from '../tls/model.js';
-import { PROTOCOLS } from '../tls/model.js';
+import { PROTOCOLS, emptyEndpointFacts } from '../tls/model.js';
 import { groupById, groupByName, identifyDhPrime, parseSuiteName, protocolFromVersion, rsaEquivalentBits, suiteById, type SuiteTraits } from '../tls/wire/catalogue/index.js';
 import type {
   SslLabsCert,
@@ -169,36 +169,9 @@ function errorEndpoint(ip: string, message: string, durationMs: number): Endpoin
   };
 }
 
-function noFeatures(): ProtocolFeatures {
-  return {
-    secureRenegotiation: null,
-    fallbackScsv: null,
-    compression: null,
-    sessionResumption: { ids: null, tickets: null },
-    ocspStapling: null,
-    alpn: [],
-    extendedMasterSecret: null,
-    sniRequired: null,
-    heartbeat: null,
-  };
-}
-
 /** Facts with nothing known; `protocolError` says why the protocols are unknown, when that needs saying. */
 function emptyFacts(ip: string, protocolError?: string): EndpointFacts {
-  return {
-    ip,
-    protocols: PROTOCOLS.map((name) => ({ name, supported: false, ...(protocolError === undefined ? {} : { error: protocolError }) })),
-    suites: [],
-    suitePreference: [],
-    groups: [],
-    groupPreference: null,
-    dhParameters: [],
-    certificates: [],
-    features: noFeatures(),
-    http: null,
-    simulations: [],
-    vulnerabilities: [],
-  };
+  return emptyEndpointFacts(ip, PROTOCOLS.map((name) => ({ name, supported: false, ...(protocolError === undefined ? {} : { error: protocolError }) })));
 }
 
 function mapFacts(ip: string, details: SslLabsEndpointDetails | undefined, context: HostContext, warn: Warn): EndpointFacts {

@@ -10,7 +10,8 @@ import { VERSION } from '../shared/version.js';
 import type { TrustStore } from './cert/index.js';
 import { findingsFor } from './findings.js';
 import { CRITERIA_VERSION, gradeEndpoint } from './grade/index.js';
-import type { Assessment, EndpointAssessment, EndpointFacts, ProtocolFeatures, ProtocolSupport } from './model.js';
+import type { Assessment, EndpointAssessment, EndpointFacts, ProtocolFeatures } from './model.js';
+import { UNKNOWN_FEATURES, emptyEndpointFacts } from './model.js';
 import { probeCertificates, type CertificateProbeResult } from './probes/certificates.js';
 import type { ProbeContext } from './probes/context.js';
 import { probeFeatures } from './probes/features.js';
@@ -52,35 +53,6 @@ const DEFAULT_PARALLELISM = 8;
 const ENDPOINT_BUDGET_DEADLINES = 6;
 /** protocols, suites, groups, certificates, features, simulation, http, vulnerabilities */
 const PROBE_COUNT = 8;
-
-const NO_FEATURES: ProtocolFeatures = {
-  secureRenegotiation: null,
-  fallbackScsv: null,
-  compression: null,
-  sessionResumption: { ids: null, tickets: null },
-  ocspStapling: null,
-  alpn: [],
-  extendedMasterSecret: null,
-  sniRequired: null,
-  heartbeat: null,
-};
-
-function emptyFacts(ip: string, protocols: ProtocolSupport[]): EndpointFacts {
-  return {
-    ip,
-    protocols,
-    suites: [],
-    suitePreference: [],
-    groups: [],
-    groupPreference: null,
-    dhParameters: [],
-    certificates: [],
-    features: NO_FEATURES,
-    http: null,
-    simulations: [],
-    vulnerabilities: [],
-  };
-}
 
 /** Why nothing could be negotiated, in words, from the answers to the protocol hellos. */
 export function endpointFailure(answers: readonly HelloAnswer[], target: string): { code: string; message: string } {
@@ -148,7 +120,7 @@ async function runProbes(ctx: ProbeContext, request: EndpointRequest, found: Pro
   const enumeration = Promise.all([suitesP, certificatesP]).then(([suites, certificates]) => ({ handshakes: suites.handshakes, sniRequired: certificates.sniRequired }));
   const featuresP = tracked(
     guarded<ProtocolFeatures | null>(ctx, 'features', () => probeFeatures(ctx, protocols, firstAccepted, enumeration), null).then(
-      async (features) => features ?? { ...NO_FEATURES, sniRequired: (await enumeration).sniRequired },
+      async (features) => features ?? { ...UNKNOWN_FEATURES, sniRequired: (await enumeration).sniRequired },
     ),
   );
   const simulationsP = tracked(guarded(ctx, 'simulation', () => probeSimulations(ctx), []));
@@ -223,7 +195,7 @@ export async function assessEndpoint(request: EndpointRequest): Promise<Endpoint
     });
     if (!protocols.some((p) => p.supported)) {
       return {
-        ...emptyFacts(ip, protocols),
+        ...emptyEndpointFacts(ip, protocols),
         status: 'error',
         grade: null,
         gradeTrustIgnored: null,

@@ -312,3 +312,34 @@ export interface Assessment {
   /** Things worth knowing about the assessment as a whole (SSL Labs restarted it, a poll was retried…). */
   notes?: string[];
 }
+
+/** Features not measured (endpoint unreachable, or the engine reported none). */
+export const UNKNOWN_FEATURES: ProtocolFeatures = {
+  secureRenegotiation: null,
+  fallbackScsv: null,
+  compression: null,
+  sessionResumption: { ids: null, tickets: null },
+  ocspStapling: null,
+  alpn: [],
+  extendedMasterSecret: null,
+  sniRequired: null,
+  heartbeat: null,
+};
+
+/** The facts of an endpoint about which nothing but its protocol answers is known. */
+export function emptyEndpointFacts(ip: string, protocols: ProtocolSupport[]): EndpointFacts {
+  return {
+    ip,
+    protocols,
+    suites: [],
+    suitePreference: [],
+    groups: [],
+    groupPreference: null,
+    dhParameters: [],
+    certificates: [],
+    features: UNKNOWN_FEATURES,
+    http: null,
+    simulations: [],
+    vulnerabilities: [],
+  };
+}

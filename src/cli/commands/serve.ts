@@ -1,10 +1,26 @@
 import { Command } from '@commander-js/extra-typings';
+import type { Logger } from 'pino';
 import { loadConfig } from '../../config/index.js';
 import type { CliIo } from '../io.js';
 import { parseIntOption } from '../options.js';
 
 /** How long running jobs get to finish on SIGTERM before they are handed back to the queue. */
-const SHUTDOWN_GRACE_MS = 10_000;
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Resolves once the first SIGTERM or SIGINT has been handled by `shutdown` (stop taking work, let
+ * running jobs finish within the grace period, hand the rest back, close connections).
+ */
+export function runUntilSignalled(logger: Logger, shutdown: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'shutting down');
+      shutdown().then(resolve, reject);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
 
 export function serveCommand(io: CliIo) {
   return new Command('serve')
@@ -13,7 +29,11 @@ export function serveCommand(io: CliIo) {
     .option('--port <port>', 'listen port (env PORTCULLIS_PORT, default 4545)')
     .option('--data-dir <dir>', 'data directory for the SQLite store (env PORTCULLIS_DATA_DIR, default ./data)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env PORTCULLIS_LOG_LEVEL)')
-    .addHelpText('after', '\nSet DATABASE_URL=postgres://… to use PostgreSQL (run `portcullis migrate` first). See the README for every setting.')
+    .option('--no-worker', 'run the API and the scheduler only; jobs are run by `portcullis worker` processes')
+    .addHelpText(
+      'after',
+      '\nSet DATABASE_URL=postgres://… to use PostgreSQL (run `portcullis migrate` first), and REDIS_URL=redis://… to run jobs on BullMQ. See the README for every setting.',
+    )
     .action(async (opts) => {
       const config = await loadConfig(io.env, {
         ...(opts.host !== undefined || opts.port !== undefined
@@ -30,25 +50,25 @@ export function serveCommand(io: CliIo) {
       ]);
       const logger = createLogger(config);
       const runtime = await createRuntime(config, { logger });
-      const worker = startWorker(runtime);
+      const worker = opts.worker ? startWorker(runtime) : undefined;
       const scheduler = startScheduler(runtime);
       const app = await buildApp(runtime);
       await app.listen({ host: config.server.host, port: config.server.port });
-      logger.info({ database: runtime.store.handle.location, dialect: runtime.store.handle.dialect, workerConcurrency: config.worker.concurrency }, 'portcullis ready');
+      logger.info(
+        {
+          database: runtime.store.handle.location,
+          dialect: runtime.store.handle.dialect,
+          queue: config.redisUrl === undefined ? 'embedded' : 'bullmq',
+          workerConcurrency: worker ? config.worker.concurrency : 0,
+        },
+        'portcullis ready',
+      );
 
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          logger.info({ signal }, 'shutting down');
-          void (async () => {
-            scheduler.stop();
-            await app.close();
-            await worker.close({ graceMs: SHUTDOWN_GRACE_MS });
-            await runtime.close();
-            resolve();
-          })();
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+      await runUntilSignalled(logger, async () => {
+        scheduler.stop();
+        await app.close();
+        await worker?.close({ graceMs: SHUTDOWN_GRACE_MS });
+        await runtime.close();
       });
     });
 }

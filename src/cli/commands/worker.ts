@@ -1,0 +1,51 @@
+import { Command } from '@commander-js/extra-typings';
+import { loadConfig } from '../../config/index.js';
+import type { CliIo } from '../io.js';
+import { parseIntOption } from '../options.js';
+import { SHUTDOWN_GRACE_MS, runUntilSignalled } from './serve.js';
+
+export function workerCommand(io: CliIo) {
+  return new Command('worker')
+    .description('Run scan jobs only (no API, no scheduler), next to `portcullis serve --no-worker` or as one of many workers')
+    .option('--concurrency <n>', 'jobs of each kind run at once by this process (env PORTCULLIS_WORKER_CONCURRENCY, default 2)')
+    .option('--data-dir <dir>', 'data directory for the SQLite store (env PORTCULLIS_DATA_DIR, default ./data)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env PORTCULLIS_LOG_LEVEL)')
+    .addHelpText(
+      'after',
+      `
+Workers take jobs from the queue the API process fills:
+  - with REDIS_URL=redis://… the queue is BullMQ in Redis; run as many workers as you like, on any host
+    that reaches Redis and the database (DATABASE_URL=postgres://… for more than one host);
+  - without REDIS_URL the queue is the embedded one in the database, which is safe for several processes
+    too: a worker on the same SQLite data dir (same host) or the same PostgreSQL database works.
+
+On SIGTERM or SIGINT a worker stops taking jobs, gives running ones ${SHUTDOWN_GRACE_MS / 1000} s to finish, then hands
+the rest back to the queue for another worker. A worker killed outright loses its jobs to another
+worker once their lease (PORTCULLIS_JOB_LEASE_MS) runs out.`,
+    )
+    .action(async (opts) => {
+      const concurrency = opts.concurrency === undefined ? undefined : parseIntOption(opts.concurrency, '--concurrency', 1, 64);
+      const config = await loadConfig(io.env, {
+        ...(concurrency !== undefined ? { worker: { concurrency } } : {}),
+        ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+        ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel as 'info' } : {}),
+      });
+      const { createLogger, createRuntime, startWorker } = await import('../../runtime/index.js');
+      const logger = createLogger(config);
+      const runtime = await createRuntime(config, { logger });
+      const worker = startWorker(runtime);
+      logger.info(
+        {
+          database: runtime.store.handle.location,
+          dialect: runtime.store.handle.dialect,
+          queue: config.redisUrl === undefined ? 'embedded' : 'bullmq',
+          concurrency: config.worker.concurrency,
+        },
+        'portcullis worker ready',
+      );
+      await runUntilSignalled(logger, async () => {
+        await worker.close({ graceMs: SHUTDOWN_GRACE_MS });
+        await runtime.close();
+      });
+    });
+}
