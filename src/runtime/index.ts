@@ -92,6 +92,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     throw err;
   }
   const tlsEngine = options.tlsEngine ?? nativeTlsEngine(config.tls.caFiles);
+  const sslLabs = await openSslLabs(config, tlsEngine);
   return {
     config,
     logger,
@@ -103,9 +104,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     metrics: options.metrics ?? createMetrics(),
     detectService: options.detectService ?? detectService,
     tlsEngine,
-    sslLabs: createSslLabs(config.ssllabs, tlsEngine),
+    sslLabs,
     close: async () => {
       await queue.close();
+      await sslLabs?.close();
       if (options.database === undefined) await store.close();
     },
   };
@@ -118,6 +120,18 @@ async function openQueue(config: Config, handle: DatabaseHandle, options: Runtim
   // Loaded only when used: the embedded mode does not pay for BullMQ and ioredis.
   const { BullmqQueue } = await import('../jobs/bullmq-queue.js');
   return BullmqQueue.connect({ redisUrl: config.redisUrl, prefix: config.redisPrefix, ...tuning });
+}
+
+/**
+ * The SSL Labs engine when an email is configured. With REDIS_URL its limits are shared by every
+ * process (a budget in Redis), so N workers together keep to SSL Labs' limits as one client would.
+ */
+async function openSslLabs(config: Config, tlsEngine: TlsEngine): Promise<SslLabs | undefined> {
+  if (config.ssllabs.email === undefined) return undefined;
+  if (config.redisUrl === undefined) return createSslLabs(config.ssllabs, tlsEngine);
+  const [{ Redis }, { redisBudget }] = await Promise.all([import('ioredis'), import('../ssllabs/shared-budget.js')]);
+  const shared = redisBudget({ redis: new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }), prefix: config.redisPrefix });
+  return createSslLabs(config.ssllabs, tlsEngine, shared);
 }
 
 /** Registers every job handler on the runtime's queue. */

@@ -11,6 +11,7 @@
  * (which also counts assessments started by other processes with the same email).
  */
 import { PortcullisError } from '../shared/errors.js';
+import type { SharedBudget } from './shared-budget.js';
 
 export interface GovernorOptions {
   /** Added to the server's cool-off (the reference client adds 100 ms). */
@@ -26,6 +27,8 @@ export interface GovernorOptions {
   initialCoolOffMs?: number;
   now?: () => number;
   random?: () => number;
+  /** The budget shared with the other processes of a scaled deployment; absent: this process is alone. */
+  shared?: SharedBudget | undefined;
 }
 
 export interface RateHeaders {
@@ -71,6 +74,11 @@ const DEFAULTS = {
   initialCoolOffMs: 1000,
 };
 
+/** How often a waiting process asks the shared budget again when all slots are taken elsewhere. */
+const SHARED_RECHECK_MS = 100;
+/** A running assessment's shared slot is refreshed this often (its lease lasts longer). */
+const SHARED_REFRESH_MS = 30_000;
+
 /** Classifies an error from a start call: refusals the governor retries, anything else passes through. */
 export function startRefusal(err: unknown): StartRefusal | undefined {
   if (!(err instanceof PortcullisError)) return undefined;
@@ -83,6 +91,7 @@ export class SslLabsGovernor {
   private readonly options: typeof DEFAULTS;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly shared: SharedBudget | undefined;
   private max: number;
   private coolOffMs: number;
   private reportedCurrent: number | null = null;
@@ -102,6 +111,7 @@ export class SslLabsGovernor {
     this.options = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v === 'number')) };
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.shared = options.shared;
     this.max = this.options.initialMaxAssessments;
     this.coolOffMs = this.options.initialCoolOffMs;
   }
@@ -128,6 +138,9 @@ export class SslLabsGovernor {
       this.pauseReason = reason;
     }
     this.counters.pauses++;
+    void this.shared?.pause(until, reason).catch(() => {
+      // Redis unreachable: this process still pauses; the others learn from their own 503s.
+    });
     return this.pausedUntil;
   }
 
@@ -150,14 +163,18 @@ export class SslLabsGovernor {
     try {
       await previous;
       for (;;) {
-        await this.waitUntilAllowed(signal);
+        const sharedLease = await this.waitUntilAllowed(signal);
         this.running++;
         let released = false;
+        const refresh = sharedLease === undefined ? undefined : setInterval(() => void this.shared?.refresh(sharedLease, this.now()).catch(() => {}), SHARED_REFRESH_MS);
+        refresh?.unref();
         const lease: StartLease = {
           release: () => {
             if (released) return;
             released = true;
             this.running--;
+            clearInterval(refresh);
+            if (sharedLease !== undefined) void this.shared?.release(sharedLease).catch(() => {});
             this.wake?.();
           },
         };
@@ -165,22 +182,23 @@ export class SslLabsGovernor {
           const result = await begin();
           this.consecutive429 = 0;
           this.counters.started++;
-          this.nextStartAt = this.now() + this.coolOffMs + this.options.coolOffMarginMs;
+          await this.setNextStart(this.now() + this.coolOffMs + this.options.coolOffMarginMs);
           return { result, lease };
         } catch (err) {
           lease.release();
           const refusal = startRefusal(err);
           if (refusal === undefined) {
-            this.nextStartAt = this.now() + this.coolOffMs + this.options.coolOffMarginMs;
+            await this.setNextStart(this.now() + this.coolOffMs + this.options.coolOffMarginMs);
             throw err;
           }
           if (refusal.kind === 'rate-limited') {
             this.counters.rateLimited++;
             this.consecutive429++;
             const backoff = Math.min(this.options.rateLimitBackoffMs * 2 ** (this.consecutive429 - 1), this.options.maxRateLimitBackoffMs);
-            this.nextStartAt = this.now() + Math.max(backoff, this.coolOffMs + this.options.coolOffMarginMs);
+            await this.setNextStart(this.now() + Math.max(backoff, this.coolOffMs + this.options.coolOffMarginMs));
           } else {
             this.pause(`SSL Labs answered ${refusal.status} (${refusal.status === 529 ? 'overloaded' : 'unavailable'})`);
+            await this.setNextStart(this.now());
           }
         }
       }
@@ -206,11 +224,26 @@ export class SslLabsGovernor {
     };
   }
 
+  /** The shared budget's view: every process's assessments in flight and their pauses; undefined when alone. */
+  async sharedStatus(): Promise<{ inFlight: number; pausedUntil: string | null; pauseReason: string | null } | undefined> {
+    if (this.shared === undefined) return undefined;
+    const now = this.now();
+    const s = await this.shared.status(now);
+    return { inFlight: s.inFlight, pausedUntil: s.pausedUntil > now ? new Date(s.pausedUntil).toISOString() : null, pauseReason: s.pausedUntil > now ? s.pauseReason : null };
+  }
+
   private inFlight(): number {
     return Math.max(this.running, this.reportedCurrent ?? 0);
   }
 
-  private async waitUntilAllowed(signal: AbortSignal | undefined): Promise<void> {
+  /** The earliest next start, here and (releasing the shared start gate) for every process. */
+  private async setNextStart(at: number): Promise<void> {
+    this.nextStartAt = at;
+    await this.shared?.setNextStart(at);
+  }
+
+  /** Returns once this process may start; with a shared budget, holding one of its slots (the lease id). */
+  private async waitUntilAllowed(signal: AbortSignal | undefined): Promise<string | undefined> {
     for (;;) {
       signal?.throwIfAborted();
       const now = this.now();
@@ -219,7 +252,14 @@ export class SslLabsGovernor {
         await sleep(until - now, signal);
         continue;
       }
-      if (this.inFlight() < this.max) return;
+      if (this.inFlight() < this.max) {
+        if (this.shared === undefined) return undefined;
+        const slot = await this.shared.tryStart(now, this.max);
+        if (slot.ok) return slot.lease;
+        // Ask again soon: the wait may be another process's start gate, released as soon as SSL Labs answers it.
+        await sleep(slot.waitMs > 0 ? Math.min(slot.waitMs, SHARED_RECHECK_MS) : SHARED_RECHECK_MS, signal);
+        continue;
+      }
       // Full: wait for a release or a response reporting fewer in flight. The timeout re-checks in
       // case the only news would come from another process's assessments finishing.
       await new Promise<void>((resolve, reject) => {

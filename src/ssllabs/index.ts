@@ -7,6 +7,7 @@ import type { TlsEngine } from '../tls/engine.js';
 import { SslLabsClient, type SslLabsClientOptions } from './client.js';
 import { type SslLabsTlsEngine, sslLabsEngine } from './engine.js';
 import { type GovernorStatus, SslLabsGovernor } from './governor.js';
+import type { SharedBudget } from './shared-budget.js';
 
 export { SslLabsClient, notConfigured, type RegisterParams, type SslLabsApiVersion } from './client.js';
 export type { SslLabsEngineResult, SslLabsTlsEngine } from './engine.js';
@@ -18,13 +19,17 @@ export interface SslLabs {
   governor: SslLabsGovernor;
   engine: SslLabsTlsEngine;
   /** The governor's state plus where it talks to, for /api/v1/ssllabs/status and the gauges. */
-  status(): SslLabsStatus;
+  status(): Promise<SslLabsStatus>;
+  /** Releases the shared budget's connection, if any. */
+  close(): Promise<void>;
 }
 
 export interface SslLabsStatus extends GovernorStatus {
   enabled: true;
   apiVersion: Config['ssllabs']['apiVersion'];
   baseUrl: string;
+  /** With REDIS_URL: assessments in flight across every process, and their common pause. */
+  shared: { inFlight: number; pausedUntil: string | null; pauseReason: string | null } | null;
 }
 
 /** The client the CLI uses for one-off calls (register, info): no governor, no engine. */
@@ -32,9 +37,10 @@ export function sslLabsClient(config: Config['ssllabs'], onRateHeaders?: SslLabs
   return new SslLabsClient({ baseUrl: config.baseUrl, apiVersion: config.apiVersion, email: config.email, ...(onRateHeaders ? { onRateHeaders } : {}) });
 }
 
-export function createSslLabs(config: Config['ssllabs'], native: TlsEngine): SslLabs | undefined {
+export function createSslLabs(config: Config['ssllabs'], native: TlsEngine, shared?: SharedBudget): SslLabs | undefined {
   if (config.email === undefined) return undefined;
   const governor = new SslLabsGovernor({
+    shared,
     coolOffMarginMs: config.coolOffMarginMs,
     rateLimitBackoffMs: config.rateLimitBackoffMs,
     pauseMinMs: config.pauseMinMs,
@@ -59,7 +65,8 @@ export function createSslLabs(config: Config['ssllabs'], native: TlsEngine): Ssl
       await loadInfo();
       return engine(target, options);
     },
-    status: () => ({ enabled: true, apiVersion: config.apiVersion, baseUrl: config.baseUrl, ...governor.status() }),
+    status: async () => ({ enabled: true, apiVersion: config.apiVersion, baseUrl: config.baseUrl, ...governor.status(), shared: (await governor.sharedStatus()) ?? null }),
+    close: async () => shared?.close(),
   };
 }
 export { engineDisagreements, type Disagreement } from './disagreements.js';

@@ -73,10 +73,11 @@ export async function healthRoutes(fastify: FastifyInstance, opts: { runtime: Ru
     async (_request, reply) => {
       const counts = await runtime.queue.counts();
       for (const [state, n] of Object.entries(counts)) runtime.metrics.queueJobs.set({ state }, n);
-      const sslLabs = runtime.sslLabs?.status();
+      const sslLabs = await runtime.sslLabs?.status();
       if (sslLabs !== undefined) {
-        const pausedMs = sslLabs.pausedUntil === null ? 0 : Math.max(0, Date.parse(sslLabs.pausedUntil) - Date.now());
-        const gauges = { max_assessments: sslLabs.maxAssessments, current_assessments: sslLabs.currentAssessments, running: sslLabs.running, waiting: sslLabs.waiting, cool_off_seconds: sslLabs.coolOffMs / 1000, paused_seconds: pausedMs / 1000 };
+        const pausedUntil = [sslLabs.pausedUntil, sslLabs.shared?.pausedUntil].filter((t) => t != null).map((t) => Date.parse(t as string));
+        const pausedMs = Math.max(0, ...pausedUntil.map((t) => t - Date.now()));
+        const gauges = { max_assessments: sslLabs.maxAssessments, current_assessments: Math.max(sslLabs.currentAssessments, sslLabs.shared?.inFlight ?? 0), running: sslLabs.running, waiting: sslLabs.waiting, cool_off_seconds: sslLabs.coolOffMs / 1000, paused_seconds: pausedMs / 1000 };
         for (const [quantity, n] of Object.entries(gauges)) runtime.metrics.sslLabs.set({ quantity }, n);
         for (const event of ['started', 'rateLimited', 'pauses'] as const) runtime.metrics.sslLabsEvents.set({ event: event === 'rateLimited' ? 'rate_limited' : event }, sslLabs[event]);
       }

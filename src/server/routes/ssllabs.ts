@@ -23,6 +23,12 @@ const SslLabsStatus = Type.Union([
       started: Type.Integer({ description: 'Assessments started since this process began.' }),
       rateLimited: Type.Integer({ description: '429 answers received (a well-behaved client sees none).' }),
       pauses: Type.Integer({ description: '503/529 answers that paused new starts.' }),
+      shared: Nullable(
+        Type.Object(
+          { inFlight: Type.Integer(), pausedUntil: Nullable(Type.String({ format: 'date-time' })), pauseReason: Nullable(Type.String()) },
+          { description: 'With REDIS_URL: the budget every worker process shares — assessments in flight across all of them and their common pause. null when this process is alone.' },
+        ),
+      ),
     },
     { description: 'The SSL Labs engine is on.' },
   ),
@@ -46,7 +52,7 @@ export async function sslLabsRoutes(fastify: FastifyInstance, opts: { runtime: R
       },
     },
     async () =>
-      runtime.sslLabs?.status() ?? {
+      (await runtime.sslLabs?.status()) ?? {
         enabled: false as const,
         reason: 'the SSL Labs engine is off: set ssllabs.email (PORTCULLIS_SSLLABS_EMAIL) to a registered organisation email to turn it on',
       },
