@@ -20,7 +20,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import type { TlsAssessmentsTable, TlsScanTargetsTable, TlsScansTable } from '../src/store/tls-assessments.js';
+import { type TlsAssessmentsTable, type TlsScanTargetsTable, type TlsScansTable, endpointDigest } from '../src/store/tls-assessments.js';
 import type { Assessment } from '../src/tls/model.js';
 import {
   CLI,
@@ -393,7 +393,8 @@ async function seedAssessments(dataDir: string, endpoints: readonly Endpoint[]):
               finishedAt: new Date(ended).toISOString(),
               endpoints: source.endpoints.map((e) => ({ ...e, ip: endpoint.host })),
             };
-            const grades = document.endpoints.map((e) => ({ ip: e.ip, status: e.status, grade: e.grade, gradeTrustIgnored: e.gradeTrustIgnored }));
+            // As the store writes it: the per-endpoint digest reports read instead of the document.
+            const grades = document.endpoints.map(endpointDigest);
             return { document, grades };
           });
           insertScan.run({
