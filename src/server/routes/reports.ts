@@ -1,17 +1,15 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import type { LabelFilter } from '../../monitor/model.js';
 import { type ReportFilters, type ReportSummary, buildReport, summaryCsv, summaryHtml } from '../../monitor/report.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
+import { labelFilter } from '../label-filter.js';
 import { problemResponse } from '../schemas.js';
 
 /* ------------------------------------------------------------------------------------------------
  * Query and response schemas.
  * ---------------------------------------------------------------------------------------------- */
-
-const LABEL_PARAM = /^label\.(.+)$/;
 
 const SummaryQuery = Type.Object(
   {
@@ -193,23 +191,6 @@ function isoTime(value: string | undefined, field: string): string | null {
   return new Date(ms).toISOString();
 }
 
-/** `labels=k:v,k2:v2` and `label.k=v` parameters, merged. */
-function labelFilter(query: Record<string, unknown>): LabelFilter {
-  const labels: LabelFilter = {};
-  const list = query.labels;
-  if (typeof list === 'string' && list !== '') {
-    for (const pair of list.split(',')) {
-      const colon = pair.indexOf(':');
-      if (colon <= 0) throw new PortcullisError('request.invalid', `labels must be key:value pairs separated by commas, e.g. team:web,env:prod; got ${JSON.stringify(pair)}`, { field: 'labels', value: list });
-      labels[pair.slice(0, colon).trim()] = pair.slice(colon + 1).trim();
-    }
-  }
-  for (const [name, value] of Object.entries(query)) {
-    const match = LABEL_PARAM.exec(name);
-    if (match !== null && typeof value === 'string') labels[match[1]!] = value;
-  }
-  return labels;
-}
 
 function filtersOf(query: Record<string, unknown> & { since?: string | undefined; until?: string | undefined; expiringWithinDays: number }): ReportFilters {
   const since = isoTime(query.since, 'since');

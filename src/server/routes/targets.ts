@@ -1,18 +1,18 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import type { LabelFilter, NormalizedTarget, Target, TargetInput, TargetSchedule } from '../../monitor/model.js';
+import type { NormalizedTarget, Target, TargetInput, TargetSchedule } from '../../monitor/model.js';
 import { type NormalizeDeps, checkTargetScope, normalizeTarget, parseScheduleText, parseTargetFile, validateLabels } from '../../monitor/target-import.js';
 import { nextRunAt, validateSchedule } from '../../monitor/schedule.js';
 import { parsePortSpec } from '../../portscan/ports.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { TargetPatch, UpsertOutcome } from '../../store/index.js';
+import { labelFilter } from '../label-filter.js';
 import { IdParam, problemResponse } from '../schemas.js';
 import { UPLOAD_BODY_LIMIT, readUploadedText, registerUploadParsers, uploadFormat } from '../upload.js';
 
 const BASE = '/api/v1/targets';
-const LABEL_PARAM = /^label\.(.+)$/;
 
 /* ------------------------------------------------------------------------------------------------
  * Schemas
@@ -202,28 +202,6 @@ function scheduleFromBody(value: TargetSchedule | string | null): TargetSchedule
   return schedule;
 }
 
-/** `?label.owner=alice&labels=team:web,env:prod` → {owner: 'alice', team: 'web', env: 'prod'}. */
-function labelFilter(query: Record<string, unknown>): LabelFilter {
-  const filter: LabelFilter = {};
-  const add = (key: string, value: string, field: string): void => {
-    const valid = validateLabels({ [key]: value });
-    if (valid instanceof PortcullisError) throw new PortcullisError('request.invalid', `${field}: ${valid.message}`, { field });
-    filter[key] = value;
-  };
-  for (const [param, value] of Object.entries(query)) {
-    const key = LABEL_PARAM.exec(param)?.[1];
-    if (key !== undefined) add(key, String(value), param);
-  }
-  const list = query.labels;
-  if (typeof list === 'string' && list !== '') {
-    for (const pair of list.split(',')) {
-      const colon = pair.indexOf(':');
-      if (colon <= 0) throw new PortcullisError('request.invalid', `labels: "${pair}" is not name:value; write labels=owner:alice,team:web`, { field: 'labels', value: list });
-      add(pair.slice(0, colon).trim(), pair.slice(colon + 1).trim(), 'labels');
-    }
-  }
-  return filter;
-}
 
 /* ------------------------------------------------------------------------------------------------ */
 
