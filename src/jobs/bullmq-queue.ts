@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Job as BullJob, Queue as BullQueue, UnrecoverableError as BullUnrecoverableError, WaitingError, Worker as BullWorker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { PortcullisError } from '../shared/errors.js';
-import type { QueueLogger } from './db-queue.js';
+import { type QueueLogger, FINISHED_STATES, MAX_TIMER_MS, abortError, checkInteger, defaultQueueLogger, errorMessage, isUnrecoverable, iso } from './queue-support.js';
 import {
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF,
@@ -79,33 +79,12 @@ interface WorkerState {
   closed: Promise<void> | undefined;
 }
 
-const FINISHED: ReadonlySet<JobState> = new Set<JobState>(['completed', 'failed', 'cancelled']);
 const CANCELLED_REASON = 'cancelled';
 /** BullMQ priorities run lowest first, from 1 to 2^21; ours run highest first. */
 const BULL_PRIORITY_ZERO = 2 ** 20;
 const BULL_PRIORITY_MAX = 2 ** 21;
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const defaultLogger: QueueLogger = {
-  warn: (obj, msg) => console.warn(msg ?? '', obj),
-  error: (obj, msg) => console.error(msg ?? '', obj),
-};
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
-}
-
-function abortError(message: string): Error {
-  const err = new Error(message);
-  err.name = 'AbortError';
-  return err;
-}
 
 /** BullMQ refuses custom ids with `:` or that parse as integers: escape `%` and `:`, and mark integer-like ids. */
 export function toBullId(id: string): string {
@@ -122,9 +101,6 @@ function bullPriority(priority: number): number {
   return Math.min(BULL_PRIORITY_MAX, Math.max(1, BULL_PRIORITY_ZERO - priority));
 }
 
-function checkPositiveInteger(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
-}
 
 /** Progress is stored wrapped, so "never reported" (BullMQ's 0) differs from a reported 0. */
 interface WrappedProgress {
@@ -150,7 +126,7 @@ function toJobInfo(id: string, job: BullJob, state: JobState, extra: { cancelReq
     cancelRequested: extra.cancelRequested,
     runAt: iso(job.timestamp + (job.delay || 0)),
     createdAt: iso(job.timestamp),
-    finishedAt: FINISHED.has(state) && job.finishedOn ? iso(job.finishedOn) : undefined,
+    finishedAt: FINISHED_STATES.has(state) && job.finishedOn ? iso(job.finishedOn) : undefined,
   };
 }
 
@@ -175,7 +151,7 @@ export class BullmqQueue implements JobQueue {
     this.prefix = options.prefix ?? 'portcullis';
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? 500;
-    this.#logger = options.logger ?? defaultLogger;
+    this.#logger = options.logger ?? defaultQueueLogger;
     if (this.queueName.includes(':') || this.prefix.includes(':')) throw new RangeError('queueName and prefix must not contain ":"');
     // maxRetriesPerRequest: null is what BullMQ requires of connections its workers use.
     this.#client = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
@@ -207,7 +183,7 @@ export class BullmqQueue implements JobQueue {
     if (options.jobId === '') throw new RangeError('jobId must not be empty');
     const attempts = options.attempts ?? DEFAULT_ATTEMPTS;
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
-    checkPositiveInteger('attempts', attempts);
+    checkInteger('attempts', attempts, 1);
     const id = options.jobId ?? randomUUID();
     // Claims the id for this kind; a caller-chosen id that exists already returns that job.
     if ((await this.#client.hsetnx(this.#key('ids'), id, kind)) === 0) {
@@ -243,7 +219,7 @@ export class BullmqQueue implements JobQueue {
 
   process<P, R>(kind: string, handler: JobHandler<P, R>, options: ProcessOptions): Worker {
     this.#assertOpen();
-    checkPositiveInteger('concurrency', options.concurrency);
+    checkInteger('concurrency', options.concurrency, 1);
     // Its own connection: closing or "crashing" one worker must not touch the others.
     const connection = this.#client.duplicate();
     connection.on('error', (err: unknown) => this.#logger.warn({ err, queue: this.queueName, kind }, 'Redis connection error; reconnecting'));
@@ -305,7 +281,7 @@ export class BullmqQueue implements JobQueue {
 
   async cancel(id: string): Promise<JobInfo | undefined> {
     const info = await this.get(id);
-    if (!info || FINISHED.has(info.state)) return info;
+    if (!info || FINISHED_STATES.has(info.state)) return info;
     await this.#client.sadd(this.#key('cancel-requested'), id);
     if (info.state === 'waiting') {
       const snapshot: JobInfo = { ...info, state: 'cancelled', cancelRequested: true, finishedAt: iso(Date.now()) };
@@ -326,7 +302,7 @@ export class BullmqQueue implements JobQueue {
   async waitUntilFinished(id: string, timeoutMs: number): Promise<JobInfo> {
     const first = await this.get(id);
     if (!first) throw new Error(`job ${id} does not exist in queue ${this.queueName}`);
-    if (FINISHED.has(first.state)) return first;
+    if (FINISHED_STATES.has(first.state)) return first;
     this.#assertOpen();
     await this.#events().catch((err: unknown) => this.#logger.warn({ err, queue: this.queueName }, 'cannot subscribe to job events; polling only'));
     return new Promise<JobInfo>((resolve, reject) => {
@@ -356,7 +332,7 @@ export class BullmqQueue implements JobQueue {
             if (settled) return;
             if (!info) return fail(new Error(`job ${id} disappeared from queue ${this.queueName}`));
             lastState = info.state;
-            if (FINISHED.has(info.state)) {
+            if (FINISHED_STATES.has(info.state)) {
               settle();
               resolve(info);
             }
@@ -561,7 +537,7 @@ export class BullmqQueue implements JobQueue {
       if (outcome.ok) return outcome.value;
       const message = errorMessage(outcome.error);
       // The last attempt, or an UnrecoverableError (by name: a handler may use its own copy of the class).
-      const final = attempt >= maxAttempts || (outcome.error instanceof Error && outcome.error.name === 'UnrecoverableError');
+      const final = attempt >= maxAttempts || isUnrecoverable(outcome.error);
       if (final) throw new BullUnrecoverableError(message);
       throw outcome.error instanceof Error ? outcome.error : new Error(message);
     } finally {

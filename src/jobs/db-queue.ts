@@ -15,6 +15,21 @@ import {
   type Worker,
   backoffDelay,
 } from './queue.js';
+import {
+  type QueueLogger,
+  FINISHED_STATES,
+  MAX_TIMER_MS,
+  abortError,
+  checkBackoff,
+  checkDuration,
+  checkInteger,
+  defaultQueueLogger,
+  errorMessage,
+  isUnrecoverable,
+  iso,
+} from './queue-support.js';
+
+export type { QueueLogger } from './queue-support.js';
 
 /**
  * The embedded, durable job queue: the `jobs` table of the service's own database (SQLite or
@@ -37,11 +52,6 @@ import {
  * - `dedupeKey` is unique across every queue name sharing the table (the column is UNIQUE); it is
  *   cleared when its job finishes, so the key can be used again.
  */
-
-export interface QueueLogger {
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 export interface DatabaseQueueOptions {
   handle: DatabaseHandle;
@@ -87,36 +97,10 @@ interface Waiter {
   fail(err: Error): void;
 }
 
-const FINISHED: ReadonlySet<string> = new Set<JobState>(['completed', 'failed', 'cancelled']);
 const ALL_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'failed', 'cancelled'];
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const defaultLogger: QueueLogger = {
-  warn: (obj, msg) => console.warn(msg ?? '', obj),
-  error: (obj, msg) => console.error(msg ?? '', obj),
-};
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
 
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
-}
-
-function isUnrecoverable(err: unknown): boolean {
-  // By name too: a handler loaded through another module instance (a loader, a bundle) throws its own
-  // copy of the class.
-  return err instanceof Error && err.name === 'UnrecoverableError';
-}
-
-function abortError(message: string): Error {
-  const err = new Error(message);
-  err.name = 'AbortError';
-  return err;
-}
 
 function parseJson(text: string | null): unknown {
   return text === null ? undefined : JSON.parse(text);
@@ -140,22 +124,8 @@ function toJobInfo<P = unknown, R = unknown>(row: JobRow): JobInfo<P, R> {
   };
 }
 
-function checkInteger(name: string, value: number, min: number, max = 2 ** 31 - 1): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-}
 
-function checkDuration(name: string, value: number, min: number): void {
-  if (!Number.isFinite(value) || value < min) throw new RangeError(`${name} must be a number of milliseconds >= ${min}, got ${value}`);
-}
 
-function checkBackoff(backoff: BackoffOptions): void {
-  if (backoff.type !== 'fixed' && backoff.type !== 'exponential') {
-    throw new RangeError(`backoff.type must be 'fixed' or 'exponential', got ${String(backoff.type)}`);
-  }
-  checkDuration('backoff.delayMs', backoff.delayMs, 0);
-}
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -183,7 +153,7 @@ export class DatabaseQueue implements JobQueue {
     this.queueName = options.queueName ?? 'default';
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? 500;
-    this.#logger = options.logger ?? defaultLogger;
+    this.#logger = options.logger ?? defaultQueueLogger;
     checkDuration('leaseMs', this.leaseMs, 30);
     checkDuration('pollMs', this.pollMs, 1);
   }
@@ -338,7 +308,7 @@ export class DatabaseQueue implements JobQueue {
     checkDuration('timeoutMs', timeoutMs, 0);
     const first = await this.get(id);
     if (!first) throw new Error(`job ${id} does not exist in queue ${this.queueName}`);
-    if (FINISHED.has(first.state)) return first;
+    if (FINISHED_STATES.has(first.state)) return first;
     this.#assertOpen();
     return new Promise<JobInfo>((resolve, reject) => {
       let lastState: JobState = first.state;
@@ -369,7 +339,7 @@ export class DatabaseQueue implements JobQueue {
             if (settled) return;
             if (!info) return waiter.fail(new Error(`job ${id} disappeared from queue ${this.queueName}`));
             lastState = info.state;
-            if (FINISHED.has(info.state)) {
+            if (FINISHED_STATES.has(info.state)) {
               settle();
               resolve(info);
             }
