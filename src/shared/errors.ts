@@ -32,6 +32,11 @@ export type ErrorCode =
   | 'ssllabs.bad-response'
   | 'ssllabs.assessment-failed'
   | 'ssllabs.not-eligible'
+  | 'auth.required'
+  | 'auth.invalid'
+  | 'auth.forbidden'
+  | 'rate-limited'
+  | 'quota.exceeded'
   | 'internal';
 
 const DEFAULT_STATUS: Record<ErrorCode, number> = {
@@ -67,6 +72,13 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   'ssllabs.assessment-failed': 502,
   // A target SSL Labs may not assess (private address, not port 443…) where no fallback applies.
   'ssllabs.not-eligible': 400,
+  // No credentials; credentials that are unknown, expired, revoked or malformed; a valid key without the scope.
+  'auth.required': 401,
+  'auth.invalid': 401,
+  'auth.forbidden': 403,
+  // Too many requests for one key (or address) per minute; too many scans of one key at once.
+  'rate-limited': 429,
+  'quota.exceeded': 429,
   internal: 500,
 };
 
