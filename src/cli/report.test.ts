@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../config/index.js';
 import { createMetrics } from '../metrics/index.js';
 import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
-import { buildApp } from '../server/app.js';
+import { buildTestApp } from '../testing/app.js';
 import { timeOrderedId } from '../shared/ids.js';
 import { assessment, endpoint } from '../testing/assessments.js';
 import { captureIo, cleanupCli, tempDir } from '../testing/cli.js';
@@ -37,7 +37,7 @@ describe('portcullis report', () => {
     db = await openTestDatabase('sqlite');
     const config = buildConfig({}, { logLevel: 'silent' });
     runtime = await createRuntime(config, { database: db, logger: createLogger(config), metrics: createMetrics({ defaultMetrics: false }), queue: { leaseMs: 2000, pollMs: 20 } });
-    app = await buildApp(runtime);
+    app = await buildTestApp(runtime);
     server = await app.listen({ host: '127.0.0.1', port: 0 });
     await target('web.test', { team: 'web' }, 'A');
     await target('db.test', { team: 'db' }, 'C');

@@ -9,7 +9,7 @@ import { staticResolver } from '../scope/index.js';
 import { assessment, endpoint, fakeTlsEngine } from '../testing/assessments.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import type { TlsEngine } from '../tls/engine.js';
-import { buildApp } from './app.js';
+import { buildTestApp } from '../testing/app.js';
 
 interface Harness {
   db: TestDatabase;
@@ -32,7 +32,7 @@ async function harness(dialect: 'sqlite' | 'postgres', opts: { worker?: boolean;
     queue: { leaseMs: 2000, pollMs: 20 },
   });
   const worker = opts.worker === false ? undefined : startWorker(runtime, 2);
-  return { db, runtime, app: await buildApp(runtime), worker };
+  return { db, runtime, app: await buildTestApp(runtime), worker };
 }
 
 async function close(h: Harness | undefined): Promise<void> {

@@ -8,7 +8,7 @@ import { createLogger, createRuntime, type Runtime, startWorker } from '../runti
 import { staticResolver } from '../scope/index.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { closedPort, listen, type TestListener } from '../testing/listeners.js';
-import { buildApp } from './app.js';
+import { buildTestApp } from '../testing/app.js';
 
 interface Harness {
   db: TestDatabase;
@@ -28,7 +28,7 @@ async function harness(dialect: 'sqlite' | 'postgres', opts: { worker?: boolean;
     queue: { leaseMs: 2000, pollMs: 50 },
   });
   const worker = opts.worker === false ? undefined : startWorker(runtime, 2);
-  const app = await buildApp(runtime);
+  const app = await buildTestApp(runtime);
   return { db, runtime, app, worker };
 }
 

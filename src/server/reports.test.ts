@@ -7,7 +7,7 @@ import { timeOrderedId } from '../shared/ids.js';
 import { assessment, chain, endpoint, fakeTlsEngine, unreachableEndpoint } from '../testing/assessments.js';
 import { TEST_DIALECTS, type TestDatabase, openTestDatabase } from '../testing/databases.js';
 import type { EndpointAssessment } from '../tls/model.js';
-import { buildApp } from './app.js';
+import { buildTestApp } from '../testing/app.js';
 
 interface Harness {
   db: TestDatabase;
@@ -25,7 +25,7 @@ async function harness(dialect: 'sqlite' | 'postgres'): Promise<Harness> {
     tlsEngine: fakeTlsEngine().engine,
     queue: { leaseMs: 2000, pollMs: 20 },
   });
-  return { db, runtime, app: await buildApp(runtime) };
+  return { db, runtime, app: await buildTestApp(runtime) };
 }
 
 const DAY = 86_400_000;

@@ -10,7 +10,7 @@ import { assessment, endpoint } from '../testing/assessments.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { type SslLabsEmulator, startSslLabsEmulator } from '../testing/ssllabs-emulator.js';
 import type { TlsEngine } from '../tls/engine.js';
-import { buildApp } from './app.js';
+import { buildTestApp } from '../testing/app.js';
 
 interface Harness {
   db: TestDatabase;
@@ -55,7 +55,7 @@ async function harness(dialect: 'sqlite' | 'postgres', opts: { sslLabs?: boolean
     queue: { leaseMs: 2000, pollMs: 20 },
   });
   const worker = startWorker(runtime, 2);
-  const app = await buildApp(runtime);
+  const app = await buildTestApp(runtime);
   return { db, runtime, app, worker, emulator, nativeCalls };
 }
 

@@ -8,7 +8,7 @@ import type { HostSummary, PortResult } from '../shared/model.js';
 import type { UpsertResult } from '../store/index.js';
 import { assessment, endpoint, tls12OnlyEndpoint } from '../testing/assessments.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
-import { buildApp } from './app.js';
+import { buildTestApp } from '../testing/app.js';
 
 // History is written straight into the store (as finished jobs would), then read through the API.
 
@@ -35,7 +35,7 @@ describe.each(TEST_DIALECTS)('target changes on %s', (dialect) => {
     db = await openTestDatabase(dialect);
     const config = buildConfig({}, { logLevel: 'silent' });
     runtime = await createRuntime(config, { database: db, logger: createLogger(config), metrics: createMetrics({ defaultMetrics: false }) });
-    app = await buildApp(runtime);
+    app = await buildTestApp(runtime);
     return { runtime, app };
   }
 

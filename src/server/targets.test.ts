@@ -7,7 +7,7 @@ import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
 import { staticResolver } from '../scope/index.js';
 import { assessment, chain, endpoint, tls12OnlyEndpoint } from '../testing/assessments.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
-import { buildApp } from './app.js';
+import { buildTestApp } from '../testing/app.js';
 
 interface Harness {
   db: TestDatabase;
@@ -25,7 +25,7 @@ async function harness(dialect: 'sqlite' | 'postgres'): Promise<Harness> {
     // No test here resolves a name: the inventory checks names without DNS.
     resolver: staticResolver({}),
   });
-  return { db, runtime, app: await buildApp(runtime) };
+  return { db, runtime, app: await buildTestApp(runtime) };
 }
 
 async function storedTargets(h: Harness): Promise<number> {

@@ -9,7 +9,7 @@ import { staticResolver } from '../scope/index.js';
 import { type FakeEngine, assessment, fakeTlsEngine, tls12OnlyEndpoint } from '../testing/assessments.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import type { Assessment } from '../tls/model.js';
-import { buildApp } from './app.js';
+import { buildTestApp } from '../testing/app.js';
 
 interface Harness {
   db: TestDatabase;
@@ -34,7 +34,7 @@ async function harness(dialect: 'sqlite' | 'postgres', opts: { worker?: boolean;
     queue: { leaseMs: 2000, pollMs: 20 },
   });
   const worker = opts.worker === false ? undefined : startWorker(runtime, 2);
-  const app = await buildApp(runtime);
+  const app = await buildTestApp(runtime);
   return { db, runtime, app, worker, fake };
 }
 
