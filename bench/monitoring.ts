@@ -352,7 +352,7 @@ async function seedAssessments(dataDir: string, endpoints: readonly Endpoint[]):
     const existing = Number((db.prepare('select count(*) as n from tls_assessments').get() as { n: number }).n);
 
     const insertScan = db.prepare<TlsScansTable>(
-      'insert into tls_scans (id, status, hosts, targets, options, port_scan_id, progress_total, created_at, started_at, finished_at, error) values (@id, @status, @hosts, @targets, @options, @port_scan_id, @progress_total, @created_at, @started_at, @finished_at, @error)',
+      'insert into tls_scans (id, status, hosts, targets, options, port_scan_id, progress_total, created_at, started_at, finished_at, error, requested_by) values (@id, @status, @hosts, @targets, @options, @port_scan_id, @progress_total, @created_at, @started_at, @finished_at, @error, @requested_by)',
     );
     const insertAssessment = db.prepare<TlsAssessmentsTable>(
       'insert into tls_assessments (id, scan_id, host, port, sni, engine, criteria_version, started_at, finished_at, grade, endpoints, assessment, raw) values (@id, @scan_id, @host, @port, @sni, @engine, @criteria_version, @started_at, @finished_at, @grade, @endpoints, @assessment, @raw)',
@@ -409,6 +409,7 @@ async function seedAssessments(dataDir: string, endpoints: readonly Endpoint[]):
             started_at: new Date(scanStart).toISOString(),
             finished_at: new Date(finishedAt).toISOString(),
             error: null,
+            requested_by: null,
           });
           scansInserted++;
           for (const { document, grades } of rows) {

@@ -11,6 +11,11 @@ const ConfigFileSchema = Type.Object(
         {
           host: Type.Optional(Type.String()),
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          tlsCertFile: Type.Optional(Type.String()),
+          tlsKeyFile: Type.Optional(Type.String()),
+          corsOrigins: Type.Optional(Type.Array(Type.String())),
+          trustProxy: Type.Optional(Type.Boolean()),
+          bodyLimitBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
         },
         { additionalProperties: false },
       ),
@@ -90,6 +95,18 @@ const ConfigFileSchema = Type.Object(
           jitterSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
           tickSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
           scanBatchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    auth: Type.Optional(
+      Type.Object(
+        {
+          publicMetrics: Type.Optional(Type.Boolean()),
+          rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+          maxConcurrentScans: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          // Checked by parseOidcConfig, which names each problem.
+          oidc: Type.Optional(Type.Unknown()),
         },
         { additionalProperties: false },
       ),

@@ -3,6 +3,7 @@ import type { ConnectorKind } from '../portscan/index.js';
 import type { SqliteDriverChoice } from '../store/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { ConfigFile } from './file.js';
+import { type OidcConfig, parseOidcConfig } from '../auth/oidc.js';
 import type { TargetSchedule } from '../monitor/model.js';
 import { validateSchedule } from '../monitor/schedule.js';
 
@@ -15,7 +16,27 @@ export type { ConfigFile } from './file.js';
 
 
 export interface Config {
-  server: { host: string; port: number };
+  /**
+   * tlsCertFile/tlsKeyFile: serve HTTPS with this PEM certificate chain and key (reloaded when the
+   * files change). corsOrigins: origins allowed to call the API from a browser (none by default).
+   * trustProxy: take the client address from X-Forwarded-For (behind a reverse proxy only).
+   * bodyLimitBytes: largest request body accepted.
+   */
+  server: {
+    host: string;
+    port: number;
+    tlsCertFile: string | undefined;
+    tlsKeyFile: string | undefined;
+    corsOrigins: string[];
+    trustProxy: boolean;
+    bodyLimitBytes: number;
+  };
+  /**
+   * Who may call the API. Every route but /healthz, /readyz, the API docs and (when publicMetrics)
+   * /metrics needs an API key or, with oidc set, a JWT from that issuer. rateLimitPerMinute and
+   * maxConcurrentScans: per caller, unless the key sets its own.
+   */
+  auth: { publicMetrics: boolean; rateLimitPerMinute: number; maxConcurrentScans: number; oidc: OidcConfig | undefined };
   /** Where the embedded SQLite database lives. */
   dataDir: string;
   /** `postgres://…` switches the store to PostgreSQL; undefined means SQLite in dataDir. */
@@ -93,7 +114,8 @@ export interface Config {
 }
 
 export const DEFAULT_CONFIG: Config = {
-  server: { host: '0.0.0.0', port: 4545 },
+  server: { host: '0.0.0.0', port: 4545, tlsCertFile: undefined, tlsKeyFile: undefined, corsOrigins: [], trustProxy: false, bodyLimitBytes: 1024 * 1024 },
+  auth: { publicMetrics: false, rateLimitPerMinute: 600, maxConcurrentScans: 20, oidc: undefined },
   dataDir: './data',
   databaseUrl: undefined,
   redisUrl: undefined,
@@ -133,6 +155,15 @@ export const ENV_VARS = {
   PORTCULLIS_CONFIG: 'path of a JSON config file',
   PORTCULLIS_HOST: 'server.host',
   PORTCULLIS_PORT: 'server.port',
+  PORTCULLIS_TLS_CERT: 'server.tlsCertFile (PEM certificate chain; serve HTTPS)',
+  PORTCULLIS_TLS_KEY: 'server.tlsKeyFile (PEM private key)',
+  PORTCULLIS_CORS_ORIGINS: 'server.corsOrigins (comma-separated origins, e.g. https://dash.example.com)',
+  PORTCULLIS_TRUST_PROXY: 'server.trustProxy (true or false)',
+  PORTCULLIS_PUBLIC_METRICS: 'auth.publicMetrics (true: /metrics needs no key)',
+  PORTCULLIS_RATE_LIMIT: 'auth.rateLimitPerMinute (requests per minute per key)',
+  PORTCULLIS_MAX_CONCURRENT_SCANS: 'auth.maxConcurrentScans (queued or running scans per key)',
+  PORTCULLIS_OIDC_ISSUER: 'auth.oidc.issuer (accept JWTs from this OpenID Connect issuer)',
+  PORTCULLIS_OIDC_AUDIENCE: 'auth.oidc.audience',
   PORTCULLIS_DATA_DIR: 'dataDir',
   DATABASE_URL: 'databaseUrl',
   REDIS_URL: 'redisUrl (redis:// or rediss://; jobs go to BullMQ)',
@@ -196,6 +227,14 @@ function pathListFromEnv(env: Env, name: string): string[] | undefined {
     .filter((s) => s.length > 0);
 }
 
+function boolFromEnv(env: Env, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw invalid(`${name} must be true or false, got "${raw}"`, name, raw);
+}
+
 function sqliteDriverFromEnv(env: Env): SqliteDriverChoice | undefined {
   const raw = env.PORTCULLIS_SQLITE_DRIVER;
   if (raw === undefined || raw === '') return undefined;
@@ -247,10 +286,8 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
 
   const d = DEFAULT_CONFIG;
   return {
-    server: {
-      host: overrides.server?.host ?? env.PORTCULLIS_HOST ?? file.server?.host ?? d.server.host,
-      port: overrides.server?.port ?? intFromEnv(env, 'PORTCULLIS_PORT', 0, 65535) ?? file.server?.port ?? d.server.port,
-    },
+    server: serverConfig(env, overrides.server ?? {}, file.server ?? {}, fromFile),
+    auth: authConfig(env, overrides.auth ?? {}, file.auth ?? {}),
     dataDir: overrides.dataDir ?? env.PORTCULLIS_DATA_DIR ?? fromFile(file.dataDir) ?? d.dataDir,
     databaseUrl: databaseUrl === '' ? undefined : databaseUrl,
     redisUrl: redisUrl === '' ? undefined : redisUrl,
@@ -291,6 +328,44 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
     },
     ssllabs: sslLabsConfig(env, overrides.ssllabs ?? {}, file.ssllabs ?? {}),
     monitor: monitorConfig(env, overrides.monitor ?? {}, file.monitor ?? {}),
+  };
+}
+
+function serverConfig(env: Env, overrides: NonNullable<ConfigFile['server']>, file: NonNullable<ConfigFile['server']>, fromFile: (p: string | undefined) => string | undefined): Config['server'] {
+  const d = DEFAULT_CONFIG.server;
+  const tlsCertFile = overrides.tlsCertFile ?? (env.PORTCULLIS_TLS_CERT || undefined) ?? fromFile(file.tlsCertFile);
+  const tlsKeyFile = overrides.tlsKeyFile ?? (env.PORTCULLIS_TLS_KEY || undefined) ?? fromFile(file.tlsKeyFile);
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw invalid('HTTPS needs both a certificate and a key: set PORTCULLIS_TLS_CERT and PORTCULLIS_TLS_KEY (server.tlsCertFile and server.tlsKeyFile) together', tlsCertFile === undefined ? 'PORTCULLIS_TLS_CERT' : 'PORTCULLIS_TLS_KEY');
+  }
+  const corsOrigins = overrides.corsOrigins ?? listFromEnv(env, 'PORTCULLIS_CORS_ORIGINS') ?? file.corsOrigins ?? d.corsOrigins;
+  for (const origin of corsOrigins) {
+    // An exact origin only: a wildcard would let any web page drive the scanner with a user's credentials.
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin) && !/^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(origin)) {
+      throw invalid(`server.corsOrigins: "${origin}" is not an origin like https://dash.example.com (no wildcards, paths or trailing slashes)`, 'PORTCULLIS_CORS_ORIGINS', origin);
+    }
+  }
+  return {
+    host: overrides.host ?? env.PORTCULLIS_HOST ?? file.host ?? d.host,
+    port: overrides.port ?? intFromEnv(env, 'PORTCULLIS_PORT', 0, 65535) ?? file.port ?? d.port,
+    tlsCertFile,
+    tlsKeyFile,
+    corsOrigins,
+    trustProxy: overrides.trustProxy ?? boolFromEnv(env, 'PORTCULLIS_TRUST_PROXY') ?? file.trustProxy ?? d.trustProxy,
+    bodyLimitBytes: overrides.bodyLimitBytes ?? file.bodyLimitBytes ?? d.bodyLimitBytes,
+  };
+}
+
+function authConfig(env: Env, overrides: NonNullable<ConfigFile['auth']>, file: NonNullable<ConfigFile['auth']>): Config['auth'] {
+  const d = DEFAULT_CONFIG.auth;
+  const issuer = env.PORTCULLIS_OIDC_ISSUER || undefined;
+  const audience = env.PORTCULLIS_OIDC_AUDIENCE || undefined;
+  const oidcRaw = overrides.oidc ?? (issuer !== undefined || audience !== undefined ? { ...(file.oidc as object | undefined), ...(issuer !== undefined ? { issuer } : {}), ...(audience !== undefined ? { audience } : {}) } : file.oidc);
+  return {
+    publicMetrics: overrides.publicMetrics ?? boolFromEnv(env, 'PORTCULLIS_PUBLIC_METRICS') ?? file.publicMetrics ?? d.publicMetrics,
+    rateLimitPerMinute: overrides.rateLimitPerMinute ?? intFromEnv(env, 'PORTCULLIS_RATE_LIMIT', 1, 1_000_000) ?? file.rateLimitPerMinute ?? d.rateLimitPerMinute,
+    maxConcurrentScans: overrides.maxConcurrentScans ?? intFromEnv(env, 'PORTCULLIS_MAX_CONCURRENT_SCANS', 1, 100_000) ?? file.maxConcurrentScans ?? d.maxConcurrentScans,
+    oidc: oidcRaw === undefined ? undefined : parseOidcConfig(oidcRaw),
   };
 }
 

@@ -1,4 +1,6 @@
 import { type DatabaseHandle, type DatabaseOptions, migrateToLatest, openDatabase } from './db.js';
+import { type ApiKeyRepository, createApiKeyRepository } from './api-keys.js';
+import { type AuditRepository, createAuditRepository } from './audit.js';
 import { type BatchRepository, createBatchRepository } from './batches.js';
 import { createHostRepository } from './hosts.js';
 import { createPortScanRepository } from './port-scans.js';
@@ -9,6 +11,8 @@ import type { HostRepository, PortScanRepository } from './types.js';
 
 export type * from './types.js';
 export { type DatabaseHandle, type DatabaseOptions, type Dialect, type MigrationOutcome, maskUrl, migrateToLatest, openDatabase, pendingMigrations } from './db.js';
+export type { ApiKeyRecord, ApiKeyRepository, NewApiKey } from './api-keys.js';
+export type { AuditEntry, AuditFilter, AuditRepository, NewAuditEntry } from './audit.js';
 export type { BatchOptions, BatchRecord, BatchRepository, BatchSource } from './batches.js';
 export { createHostRepository } from './hosts.js';
 export { createPortScanRepository } from './port-scans.js';
@@ -40,6 +44,8 @@ export interface Store {
   targets: TargetRepository;
   batches: BatchRepository;
   reports: ReportRepository;
+  apiKeys: ApiKeyRepository;
+  audit: AuditRepository;
   /** Closes the database (the pool on PostgreSQL). Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -55,6 +61,8 @@ export function createStore(handle: DatabaseHandle): Store {
     targets: createTargetRepository(handle),
     batches: createBatchRepository(handle),
     reports: createReportRepository(handle),
+    apiKeys: createApiKeyRepository(handle),
+    audit: createAuditRepository(handle),
     close: () => (closing ??= handle.db.destroy()),
   };
 }

@@ -255,6 +255,7 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
         finished_at: null,
         error: null,
         stats: null,
+        requested_by: scan.requestedBy ?? null,
       };
       await db.insertInto('port_scans').values(row).execute();
       return recordFromRow(row);

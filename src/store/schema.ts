@@ -31,6 +31,8 @@ export interface PortScansTable {
   error: string | null;
   /** JSON ScanStats when finished. */
   stats: string | null;
+  /** The principal that asked for the scan; null for the scheduler (migration 0006). */
+  requested_by: string | null;
 }
 
 export interface ScanHostsTable {
@@ -132,6 +134,39 @@ export interface BatchesTable {
   scans: string;
 }
 
+/** API keys (migration 0006): see src/store/api-keys.ts. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  salt: string;
+  hash: string;
+  /** JSON Scope[]. */
+  scopes: string;
+  /** JSON string[]. */
+  allow: string;
+  rate_limit_per_minute: number | null;
+  max_concurrent_scans: number | null;
+  created_at: string;
+  created_by: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  actor_kind: string;
+  actor_id: string;
+  actor_name: string;
+  action: string;
+  resource: string | null;
+  status: number;
+  source_ip: string | null;
+  /** JSON object. */
+  detail: string;
+}
+
 export interface Database {
   port_scans: PortScansTable;
   scan_hosts: ScanHostsTable;
@@ -139,4 +174,6 @@ export interface Database {
   jobs: JobsTable;
   targets: TargetsTable;
   batches: BatchesTable;
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
 }

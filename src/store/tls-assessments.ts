@@ -29,6 +29,8 @@ export interface TlsScansTable {
   finished_at: string | null;
   /** JSON {code, message} when failed. */
   error: string | null;
+  /** The principal that asked for the scan; null for the scheduler (migration 0006). */
+  requested_by: string | null;
 }
 
 export interface TlsAssessmentsTable {
@@ -111,6 +113,8 @@ export interface NewTlsScan {
   options: TlsScanOptions;
   portScanId?: string | undefined;
   createdAt: string;
+  /** The principal asking (concurrent-scan quotas); undefined for the scheduler. */
+  requestedBy?: string | undefined;
 }
 
 export interface TlsScanFilter {
@@ -358,6 +362,7 @@ export function createTlsAssessmentRepository(handle: DatabaseHandle): TlsAssess
         started_at: null,
         finished_at: null,
         error: null,
+        requested_by: scan.requestedBy ?? null,
       };
       await db.insertInto('tls_scans').values(row).execute();
       return scanFromRow({ ...row, progress_done: 0 });

@@ -33,6 +33,8 @@ export interface NewPortScan {
   plan: SerializedPlan;
   addressCount: number;
   createdAt: string;
+  /** The principal asking (concurrent-scan quotas); undefined for the scheduler. */
+  requestedBy?: string | undefined;
 }
 
 export interface PortScanFilter {
