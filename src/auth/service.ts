@@ -6,7 +6,7 @@ import { createScopePolicy } from '../scope/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { ApiKeyRecord, Store } from '../store/index.js';
 import { issueKey, parseKey, secretMatches } from './keys.js';
-import type { Principal, Scope } from './principal.js';
+import { type Principal, type Scope, SCOPES } from './principal.js';
 
 export interface KeyRequest {
   name: string;
@@ -84,7 +84,7 @@ export function createApiKeys(store: Store, now: () => Date = () => new Date()):
       name: checkName(request.name),
       salt: issued.salt,
       hash: issued.hash,
-      scopes: [...new Set(request.scopes)],
+      scopes: SCOPES.filter((s) => request.scopes.includes(s)),
       allow: checkAllow(request.allow ?? []),
       rateLimitPerMinute: request.rateLimitPerMinute,
       maxConcurrentScans: request.maxConcurrentScans,

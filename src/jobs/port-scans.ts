@@ -32,6 +32,8 @@ export interface PortScanSubmission {
   exclude?: string[] | undefined;
   ports?: string | undefined;
   options?: PortScanOptions | undefined;
+  /** The principal asking (its concurrent-scan quota counts this scan). */
+  requestedBy?: string | undefined;
 }
 
 export interface SubmitDeps {
@@ -69,6 +71,7 @@ export async function submitPortScan(deps: SubmitDeps, request: PortScanSubmissi
       plan: serializePlan(plan),
       addressCount: plan.addressCount,
       createdAt: new Date().toISOString(),
+      requestedBy: request.requestedBy,
     });
     try {
       await deps.queue.enqueue<PortScanJobPayload>(PORT_SCAN_JOB, { scanId: record.id }, { jobId: portScanJobId(record.id) });

@@ -5,6 +5,7 @@ import { formatRange, normalizeHostname, parseTarget, planTargets } from '../sco
 import type { Resolver, ScopePolicy } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 import { timeOrderedId } from '../shared/ids.js';
+import { narrowPolicy } from '../auth/scope.js';
 import type { SaveAssessmentExtras, SslLabsOpinion, Store, TlsScanOptions, TlsScanRecord, TlsTarget, TlsTargetOutcome } from '../store/index.js';
 import { targetKey } from '../tls/target.js';
 import type { Assessment } from '../tls/model.js';
@@ -117,6 +118,8 @@ export interface TlsScanSubmission {
   options?: TlsScanOptions | undefined;
   /** The port scan asking for this TLS scan (port-scan option assessTls). */
   portScanId?: string | undefined;
+  /** The principal asking (its concurrent-scan quota counts this scan). */
+  requestedBy?: string | undefined;
 }
 
 export interface TlsSubmitDeps {
@@ -149,6 +152,7 @@ export async function submitTlsScan(deps: TlsSubmitDeps, request: TlsScanSubmiss
       options,
       portScanId: request.portScanId,
       createdAt: new Date().toISOString(),
+      requestedBy: request.requestedBy,
     });
     try {
       await deps.queue.enqueue<TlsScanJobPayload>(TLS_SCAN_JOB, { scanId: record.id }, { jobId: tlsScanJobId(record.id) });
@@ -235,7 +239,8 @@ export function createTlsScanHandler(deps: TlsScanJobDeps): JobHandler<TlsScanJo
     const engineChoice = options.engine ?? 'native';
     const engineOptions: TlsEngineOptions = {
       resolver: deps.resolver,
-      scopePolicy: deps.policy,
+      // A caller's own allow-list travels with its scan, so addresses resolved now are held to it too.
+      scopePolicy: narrowPolicy(deps.policy, options.scopeAllow ?? []),
       ...(options.sni !== undefined ? { sni: options.sni } : {}),
       timeoutMs: options.timeoutMs ?? deps.config.tls.timeoutMs,
       parallelism: deps.config.tls.parallelism,

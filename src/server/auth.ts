@@ -26,8 +26,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; undefined on public routes. */
     principal: Principal | undefined;
-    /** The id of what a mutating request created or changed, read from its answer for the audit log. */
-    auditResource: string | undefined;
   }
 }
 
@@ -72,7 +70,6 @@ export async function registerAuth(app: FastifyInstance, runtime: Runtime, optio
   const oidc = options.oidc ?? (oidcConfig !== undefined ? createOidcVerifier(oidcConfig) : undefined);
 
   app.decorateRequest('principal', undefined);
-  app.decorateRequest('auditResource', undefined);
 
   app.addHook('onRoute', (route) => {
     route.config = { ...route.config, access: route.config?.access ?? defaultAccess(route, config.auth.publicMetrics) };
@@ -120,33 +117,33 @@ export async function registerAuth(app: FastifyInstance, runtime: Runtime, optio
 
   await registerRateLimit(app, runtime);
 
+  // Written before the answer leaves (onSend, not onResponse), so whoever reads the log next sees it.
   app.addHook('onSend', async (request, reply, payload) => {
-    if (isMutation(request) && typeof payload === 'string' && payload.length < 65_536 && reply.statusCode < 300) {
-      const id = /^\{"id":"([^"]{1,200})"/.exec(payload)?.[1] ?? (JSON.parse(payload) as { id?: unknown } | null)?.id;
-      if (typeof id === 'string') request.auditResource = id;
-    }
-    return payload;
-  });
-
-  app.addHook('onResponse', async (request, reply) => {
-    if (!isMutation(request) || request.principal === undefined) return;
+    if (!isMutation(request) || request.principal === undefined) return payload;
     const params = request.params as Record<string, unknown> | undefined;
-    const resource = request.auditResource ?? (typeof params?.id === 'string' ? params.id : undefined);
     try {
       await store.audit.record({
         actor: { kind: request.principal.kind, id: request.principal.id, name: request.principal.name },
         action: auditAction(request, reply.statusCode),
-        resource,
+        resource: createdId(payload, reply.statusCode) ?? (typeof params?.id === 'string' ? params.id : undefined),
         status: reply.statusCode,
         sourceIp: request.ip,
         detail: { method: request.method, path: request.url.split('?')[0] },
       });
     } catch (err) {
-      logger.error({ err, action: request.method, path: request.routeOptions.url }, 'could not write the audit log entry');
+      logger.error({ err, method: request.method, path: request.routeOptions.url }, 'could not write the audit log entry');
     }
+    return payload;
   });
 
   return keys;
+}
+
+/** The `id` of what a successful request answered with (the scan, target or key it created). */
+function createdId(payload: unknown, status: number): string | undefined {
+  if (status >= 300 || typeof payload !== 'string') return undefined;
+  // `{"id":…}` for scans and keys, `{"items":[{"id":…}` for targets.
+  return /^\{(?:"items":\[\{)?"id":"([^"\\]{1,200})"/.exec(payload)?.[1];
 }
 
 function isMutation(request: FastifyRequest): boolean {

@@ -89,6 +89,8 @@ export interface TlsScanOptions {
   fresh?: boolean;
   /** Per-connection timeout of the engine, ms. */
   timeoutMs?: number;
+  /** The requesting API key's allow-list, which narrows the scope policy when the job resolves each host. */
+  scopeAllow?: string[];
 }
 
 export interface TlsScanRecord {

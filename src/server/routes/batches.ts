@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { submitPortScan, submitTlsScan } from '../../jobs/index.js';
 import { type ImportFormat, checkTargetScope, normalizeTarget, parseTargetFile } from '../../monitor/target-import.js';
+import { scanningAs } from '../auth.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import { timeOrderedId } from '../../shared/ids.js';
@@ -97,6 +98,7 @@ export async function batchRoutes(fastify: FastifyInstance, opts: { runtime: Run
       },
     },
     async (request, reply) => {
+      const caller = await scanningAs(runtime, request);
       const upload = await readUploadedText(request);
       const format = request.query.format ?? FORMATS[upload.contentType] ?? 'auto';
       const parsed = parseTargetFile(upload.text, format);
@@ -114,7 +116,7 @@ export async function batchRoutes(fastify: FastifyInstance, opts: { runtime: Run
           rejected.push({ line: line.line, reason: normalized.error.message });
           continue;
         }
-        const denied = normalized.targets.map((t) => checkTargetScope(t, runtime.policy)).find((e) => e !== undefined);
+        const denied = normalized.targets.map((t) => checkTargetScope(t, caller.policy)).find((e) => e !== undefined);
         if (denied !== undefined) {
           rejected.push({ line: line.line, reason: denied.message });
           continue;
@@ -134,8 +136,8 @@ export async function batchRoutes(fastify: FastifyInstance, opts: { runtime: Run
       const fresh = request.query.fresh === true;
       const scans: BatchRecord['scans'] = [];
       try {
-        if (tlsHosts.size > 0) scans.push({ kind: 'tls', id: (await submitTlsScan(runtime, { hosts: [...tlsHosts.values()], options: { fresh }, deferChecks: true })).id });
-        for (const [ports, targets] of portGroups) scans.push({ kind: 'ports', id: (await submitPortScan(runtime, { targets: [...targets], ports })).id });
+        if (tlsHosts.size > 0) scans.push({ kind: 'tls', id: (await submitTlsScan(runtime, { hosts: [...tlsHosts.values()], options: { fresh, ...(caller.scopeAllow !== undefined ? { scopeAllow: caller.scopeAllow } : {}) }, deferChecks: true, requestedBy: caller.requestedBy })).id });
+        for (const [ports, targets] of portGroups) scans.push({ kind: 'ports', id: (await submitPortScan({ ...runtime, policy: caller.policy }, { targets: [...targets], ports, requestedBy: caller.requestedBy })).id });
       } catch (err) {
         // All or nothing: a batch whose scans could not all be queued leaves none behind.
         await Promise.all(scans.map((s) => (s.kind === 'tls' ? runtime.store.tlsAssessments.deleteScan(s.id) : runtime.store.portScans.delete(s.id))));

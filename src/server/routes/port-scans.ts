@@ -4,6 +4,7 @@ import Type from 'typebox';
 import { portScanJobId, type PortScanSubmission, submitPortScan } from '../../jobs/index.js';
 import { comparePortScans, type ScanSide } from '../../portscan/index.js';
 import { canonicalIp as canonicalAddress } from '../../scope/index.js';
+import { scanningAs } from '../auth.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { HostSummary, PortResult } from '../../shared/model.js';
@@ -85,7 +86,8 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
     },
     async (request, reply) => {
       // The schema bounds timing to 0-5, which is what TimingTemplate names.
-      const scan = await submitPortScan(runtime, request.body as PortScanSubmission);
+      const caller = await scanningAs(runtime, request);
+      const scan = await submitPortScan({ ...runtime, policy: caller.policy }, { ...(request.body as PortScanSubmission), requestedBy: caller.requestedBy });
       return reply
         .status(202)
         .header('location', `${BASE}/${scan.id}`)

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { DEFAULT_TLS_PORT, parseTlsTarget, submitTlsScan, tlsScanJobId } from '../../jobs/index.js';
+import { scanningAs } from '../auth.js';
 import type { Runtime } from '../../runtime/index.js';
 import { type ErrorCode, PortcullisError } from '../../shared/errors.js';
 import type { TlsAssessmentRecord, TlsTarget } from '../../store/index.js';
@@ -206,6 +207,8 @@ export async function scanRoutes(fastify: FastifyInstance, opts: { runtime: Runt
   app.get(
     '/scan',
     {
+      // A GET that may connect out: it needs the scope that starts scans.
+      config: { access: 'scan' },
       schema: {
         tags: ['tls'],
         summary: 'Grade one host\'s TLS (SSL Labs-compatible), reusing a recent assessment',
@@ -248,7 +251,9 @@ export async function scanRoutes(fastify: FastifyInstance, opts: { runtime: Runt
         if (cached !== undefined && engine !== 'both') return scanReport(cached, true);
         if (cached !== undefined && cachedSslLabs !== undefined) return withSecondOpinion(scanReport(cached, true), cached, cachedSslLabs);
       }
-      const scan = await submitTlsScan(runtime, { hosts: [targetKey(target)], options: { fresh: true, engine } });
+      const caller = await scanningAs(runtime, request);
+      const options = { fresh: true, engine, ...(caller.scopeAllow !== undefined ? { scopeAllow: caller.scopeAllow } : {}) };
+      const scan = await submitTlsScan({ ...runtime, policy: caller.policy }, { hosts: [targetKey(target)], options, requestedBy: caller.requestedBy });
       if (q.wait > 0) {
         // Whatever ends the wait (the job finishing, the deadline, the queue closing), the store says where the scan is.
         await runtime.queue.waitUntilFinished(tlsScanJobId(scan.id), q.wait * 1000).catch((err: unknown) => request.log.debug({ err, tlsScanId: scan.id }, 'stopped waiting for the TLS scan'));

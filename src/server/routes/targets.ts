@@ -1,11 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { narrowPolicy } from '../../auth/scope.js';
 import type { NormalizedTarget, Target, TargetInput, TargetSchedule } from '../../monitor/model.js';
 import { type NormalizeDeps, checkTargetScope, normalizeTarget, parseScheduleText, parseTargetFile, validateLabels } from '../../monitor/target-import.js';
 import { nextRunAt, validateSchedule } from '../../monitor/schedule.js';
 import { parsePortSpec } from '../../portscan/ports.js';
 import type { Runtime } from '../../runtime/index.js';
+import type { ScopePolicy } from '../../scope/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { TargetPatch, UpsertOutcome } from '../../store/index.js';
 import { labelFilter } from '../label-filter.js';
@@ -212,12 +214,15 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
   const deps: NormalizeDeps = { portLists: runtime.portLists, defaultPorts: runtime.config.portscan.defaultPorts, maxAddresses: runtime.config.scope.maxAddressesPerScan };
   await registerUploadParsers(fastify);
 
+  /** The server's policy narrowed by the caller's allow-list: a key can add only targets it could scan. */
+  const callerPolicy = (request: FastifyRequest): ScopePolicy => narrowPolicy(runtime.policy, request.principal?.allow ?? []);
+
   /** The stored targets an input stands for, after the scope check; throws the first problem. */
-  const normalizeChecked = (input: TargetInput): NormalizedTarget[] => {
+  const normalizeChecked = (input: TargetInput, policy: ScopePolicy): NormalizedTarget[] => {
     const result = normalizeTarget(input, deps);
     if ('error' in result) throw result.error;
     for (const target of result.targets) {
-      const denied = checkTargetScope(target, runtime.policy);
+      const denied = checkTargetScope(target, policy);
       if (denied !== undefined) throw denied;
     }
     return result.targets;
@@ -226,6 +231,7 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
   app.post(
     BASE,
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['targets'],
         summary: 'Add a target to the inventory',
@@ -238,7 +244,7 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
     },
     async (request, reply) => {
       const { schedule, ...rest } = request.body;
-      const targets = normalizeChecked({ ...rest, ...(schedule !== undefined ? { schedule: scheduleFromBody(schedule) } : {}) });
+      const targets = normalizeChecked({ ...rest, ...(schedule !== undefined ? { schedule: scheduleFromBody(schedule) } : {}) }, callerPolicy(request));
       const created = await repo.create(targets, new Date().toISOString());
       return reply.status(201).header('location', `${BASE}/${created[0]?.id}`).send({ items: created.map(targetJson) });
     },
@@ -303,6 +309,7 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
   app.patch(
     `${BASE}/:id`,
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['targets'],
         summary: 'Change a target\'s labels, schedule or port spec',
@@ -354,6 +361,7 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
   app.delete(
     `${BASE}/:id`,
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['targets'],
         summary: 'Remove a target from the inventory',
@@ -371,6 +379,7 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
   app.post(
     `${BASE}/import`,
     {
+      config: { access: 'admin', audit: 'targets.import' },
       bodyLimit: UPLOAD_BODY_LIMIT,
       // The body is a file in one of several media types, read by readUploadedText: only the query is schema-checked.
       attachValidation: true,
@@ -401,6 +410,7 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
       const { format, dryRun } = request.query as { format: 'auto' | 'text' | 'csv' | 'json'; dryRun: boolean };
       const upload = await readUploadedText(request);
       const parsed = parseTargetFile(upload.text, format === 'auto' ? uploadFormat(upload) : format);
+      const policy = callerPolicy(request);
       if (parsed.lines.length === 0) throw new PortcullisError('request.invalid', 'the file has no targets', { field: 'file' });
 
       type Line = { line: number; target?: string; reason?: string; targets: NormalizedTarget[] };
@@ -408,7 +418,7 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
         const target = input?.target;
         if (input === undefined) return { line, reason: error ?? 'unreadable line', targets: [] };
         try {
-          return { line, target, targets: normalizeChecked(input) };
+          return { line, target, targets: normalizeChecked(input, policy) };
         } catch (err) {
           if (!(err instanceof PortcullisError)) throw err;
           return { line, ...(target !== undefined ? { target } : {}), reason: err.message, targets: [] };

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { submitTlsScan, tlsScanJobId } from '../../jobs/index.js';
+import { scanningAs } from '../auth.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { TlsAssessmentSummary, TlsScanRecord, TlsTargetResult } from '../../store/index.js';
@@ -290,7 +291,9 @@ export async function tlsScanRoutes(fastify: FastifyInstance, opts: { runtime: R
       },
     },
     async (request, reply) => {
-      const scan = await submitTlsScan(runtime, request.body);
+      const caller = await scanningAs(runtime, request);
+      const { options, ...body } = request.body;
+      const scan = await submitTlsScan({ ...runtime, policy: caller.policy }, { ...body, options: { ...options, ...(caller.scopeAllow !== undefined ? { scopeAllow: caller.scopeAllow } : {}) }, requestedBy: caller.requestedBy });
       return reply.status(202).header('location', `${BASE}/${scan.id}`).send({ id: scan.id, status: scan.status, targets: scan.targets.length, links: tlsScanLinks(scan.id) });
     },
   );
