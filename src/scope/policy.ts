@@ -71,11 +71,21 @@ const BUILT_IN_DOMAINS: ReadonlyArray<readonly [string, string]> = [
   ['metadata.goog', 'cloud metadata (GCP)'],
 ];
 
-/** IPv6 blocks that carry an IPv4 address a connection may end up at. */
+/**
+ * IPv6 blocks that carry an IPv4 address a connection may end up at, through the host's own stack, a
+ * translator or a tunnel: the IPv4 address is the 32 bits from bit `low` up (counting from the least
+ * significant bit), flipped for Teredo clients. An address there is checked as the IPv4 address it
+ * carries, on top of the IPv6 rules.
+ *
+ * NAT64: the well-known prefix 64:ff9b::/96 (RFC 6052) and the local-use block 64:ff9b:1::/48
+ * (RFC 8215) read with the /96 layout, the usual one. A local translator using a shorter prefix
+ * stores the IPv4 address in the middle of the address; such a prefix belongs in scope.deny.
+ */
 interface Embedding {
   name: string;
   block: AddressRange;
-  extract(v6: bigint): bigint;
+  low: bigint;
+  inverted?: boolean;
 }
 
 function v6Block(text: string): AddressRange {
@@ -86,12 +96,26 @@ function v6Block(text: string): AddressRange {
 }
 
 const EMBEDDINGS: readonly Embedding[] = [
-  { name: 'IPv4-mapped, ::ffff:0:0/96', block: v6Block('::ffff:0:0/96'), extract: (v) => v & IPV4_MAX },
-  { name: 'NAT64, 64:ff9b::/96', block: v6Block('64:ff9b::/96'), extract: (v) => v & IPV4_MAX },
-  { name: '6to4, 2002::/16', block: v6Block('2002::/16'), extract: (v) => (v >> 80n) & IPV4_MAX },
+  { name: 'IPv4-mapped, ::ffff:0:0/96', block: v6Block('::ffff:0:0/96'), low: 0n },
+  { name: 'IPv4-translated (SIIT), ::ffff:0:0:0/96', block: v6Block('::ffff:0:0:0/96'), low: 0n },
+  { name: 'NAT64, 64:ff9b::/96', block: v6Block('64:ff9b::/96'), low: 0n },
+  { name: 'NAT64 local-use, 64:ff9b:1::/48', block: v6Block('64:ff9b:1::/48'), low: 0n },
+  { name: '6to4, 2002::/16', block: v6Block('2002::/16'), low: 80n },
+  { name: 'Teredo server, 2001::/32', block: v6Block('2001::/32'), low: 64n },
+  { name: 'Teredo client, 2001::/32', block: v6Block('2001::/32'), low: 0n, inverted: true },
   // Deprecated IPv4-compatible ::a.b.c.d; :: and ::1 are the unspecified and loopback addresses.
-  { name: 'IPv4-compatible, ::/96', block: { family: 6, start: 2n, end: IPV4_MAX }, extract: (v) => v & IPV4_MAX },
+  { name: 'IPv4-compatible, ::/96', block: { family: 6, start: 2n, end: IPV4_MAX }, low: 0n },
 ];
+
+/** The IPv4 addresses the IPv6 addresses of `part` (inside `e.block`) carry. */
+function carriedRange(e: Embedding, part: AddressRange): AddressRange {
+  const above = e.low + 32n;
+  // A range that crosses a change in the bits above the field wraps the field round: every IPv4 address.
+  if (part.start >> above !== part.end >> above) return { family: 4, start: 0n, end: IPV4_MAX };
+  const start = (part.start >> e.low) & IPV4_MAX;
+  const end = (part.end >> e.low) & IPV4_MAX;
+  return e.inverted === true ? { family: 4, start: IPV4_MAX ^ end, end: IPV4_MAX ^ start } : { family: 4, start, end };
+}
 
 function builtInRangeRules(): RangeRule[] {
   return BUILT_IN_RANGES.map(([text, reason]) => {
@@ -170,8 +194,7 @@ export function embeddedIpv4(range: AddressRange): Array<{ embedding: string; ra
   for (const e of EMBEDDINGS) {
     const part = intersectRange(range, e.block);
     if (part === undefined) continue;
-    // Each extraction is monotonic inside its block, so the image of a range is a range.
-    out.push({ embedding: e.name, range: { family: 4, start: e.extract(part.start), end: e.extract(part.end) } });
+    out.push({ embedding: e.name, range: carriedRange(e, part) });
   }
   return out;
 }

@@ -4,7 +4,7 @@
  * and the SSL Labs engine (which must not send an out-of-scope name to Qualys either). No engine
  * imports, so it is cheap to load.
  */
-import { canonicalIp, describeDenial, parseTarget } from '../scope/index.js';
+import { canonicalIp, describeDenial, formatRange, parseTarget } from '../scope/index.js';
 import type { Resolver, ScopePolicy } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 
@@ -21,7 +21,8 @@ export async function resolveEndpoints(host: string, resolver: Resolver, policy:
   if (target.kind === 'ip' && target.range !== undefined) {
     const denial = policy.checkRange(target.range);
     if (denial !== undefined) throw denied(`host ${host} may not be assessed: ${describeDenial(denial)}`, { value: host, rule: denial.rule, reason: denial.reason });
-    return { ips: [canonicalIp(target.input) ?? target.input], hostname: null };
+    // The checked address, never the text: `2130706433` or `127.0.0.1.` would send net.connect to the system resolver.
+    return { ips: [formatRange(target.range)], hostname: null };
   }
   if (target.kind !== 'hostname' || target.hostname === undefined) {
     throw new PortcullisError('target.invalid', `host ${JSON.stringify(host)} must be one host name or IP address, not a ${target.kind}`, { value: host, field: 'host' });
