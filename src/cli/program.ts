@@ -1,5 +1,6 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { VERSION } from '../shared/version.js';
+import { keysCommand } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
 import { reportCommand } from './commands/report.js';
 import { scanPortsCommand, type ScanPortsDeps } from './commands/scan-ports.js';
@@ -42,6 +43,7 @@ Exit codes: 0 success, 1 the scan or request failed, 2 usage error.`,
   program.addCommand(sslLabsCommand(io));
   program.addCommand(targetsCommand(io));
   program.addCommand(reportCommand(io));
+  program.addCommand(keysCommand(io));
   program.exitOverride();
   for (const cmd of program.commands) {
     cmd.copyInheritedSettings(program).exitOverride();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../config/index.js';
 import { createMetrics } from '../metrics/index.js';
 import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
-import { buildTestApp } from '../testing/app.js';
+import { type TestApp, buildTestApp } from '../testing/app.js';
 import { timeOrderedId } from '../shared/ids.js';
 import { assessment, endpoint } from '../testing/assessments.js';
 import { captureIo, cleanupCli, tempDir } from '../testing/cli.js';
@@ -18,7 +18,7 @@ import { runCli } from './program.js';
 describe('portcullis report', () => {
   let db: TestDatabase;
   let runtime: Runtime;
-  let app: FastifyInstance;
+  let app: TestApp;
   let server: string;
 
   async function target(value: string, labels: Record<string, string>, grade: 'A' | 'C'): Promise<void> {
@@ -51,7 +51,7 @@ describe('portcullis report', () => {
   });
 
   async function report(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const io = captureIo();
+    const io = captureIo({ PORTCULLIS_API_KEY: app.apiKey });
     const code = await runCli(['report', ...args, '--server', server], io);
     return { code, out: io.out(), err: io.err() };
   }

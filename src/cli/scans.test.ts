@@ -47,17 +47,17 @@ describe('portcullis scans list|show|compare against a running `portcullis serve
     server = await startServeOnFreePort({ dataDir: tempDir() });
 
     const body = { targets: ['127.0.0.1'], ports: `${ssh.port},${extraPort}`, options: { bannerTimeoutMs: 300 } };
-    const a = await apiJson('POST', `${server.url}/api/v1/port-scans`, body);
+    const a = await apiJson('POST', `${server.url}/api/v1/port-scans`, body, server.apiKey);
     expect(a.status, JSON.stringify(a.body)).toBe(202);
     first = a.body.id;
-    expect((await waitForScanDone(server.url, first)).status).toBe('done');
+    expect((await waitForScanDone(server, first)).status).toBe('done');
 
     // The silent listener goes away between the two scans: the comparison must report it closed.
     await extra.close();
-    const b = await apiJson('POST', `${server.url}/api/v1/port-scans`, body);
+    const b = await apiJson('POST', `${server.url}/api/v1/port-scans`, body, server.apiKey);
     expect(b.status, JSON.stringify(b.body)).toBe(202);
     second = b.body.id;
-    expect((await waitForScanDone(server.url, second)).status).toBe('done');
+    expect((await waitForScanDone(server, second)).status).toBe('done');
   }, 120_000);
 
   afterAll(async () => {
@@ -65,7 +65,7 @@ describe('portcullis scans list|show|compare against a running `portcullis serve
     await server?.stop('SIGKILL').catch(() => {});
   });
 
-  const cli = (...args: string[]) => runBin(['scans', ...args, '--server', server.url]);
+  const cli = (...args: string[]) => runBin(['scans', ...args, '--server', server.url], { env: { PORTCULLIS_API_KEY: server.apiKey } });
 
   it('stores the embedded database as portcullis.sqlite in the data dir', () => {
     expect(existsSync(path.join(server.dataDir, 'portcullis.sqlite'))).toBe(true);
@@ -84,7 +84,10 @@ describe('portcullis scans list|show|compare against a running `portcullis serve
   });
 
   it('`scans list` finds the server through PORTCULLIS_SERVER when --server is not given', async () => {
-    const run = await runBin(['scans', 'list'], { env: { PORTCULLIS_SERVER: server.url } });
+    const anonymous = await runBin(['scans', 'list'], { env: { PORTCULLIS_SERVER: server.url } });
+    expect(anonymous.code).toBe(2);
+    expect(anonymous.stderr).toMatch(/needs a key.*set PORTCULLIS_API_KEY.*\[auth\.required\]/);
+    const run = await runBin(['scans', 'list'], { env: { PORTCULLIS_SERVER: server.url, PORTCULLIS_API_KEY: server.apiKey } });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(first);
     expect(run.stdout).toContain(second);
@@ -194,8 +197,8 @@ describe('portcullis serve lifecycle', { timeout: SPAWN_TIMEOUT_MS }, () => {
     const dataDir = path.join(tempDir(), 'nested', 'data');
     const server = await startServeOnFreePort({ dataDir });
     expect(existsSync(path.join(dataDir, 'portcullis.sqlite'))).toBe(true);
-    expect((await apiJson('GET', `${server.url}/healthz`)).body).toEqual({ status: 'ok' });
-    const ready = await apiJson('GET', `${server.url}/readyz`);
+    expect((await apiJson('GET', `${server.url}/healthz`, undefined, '')).body).toEqual({ status: 'ok' });
+    const ready = await apiJson('GET', `${server.url}/readyz`, undefined, '');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ready', database: { dialect: 'sqlite', location: path.join(dataDir, 'portcullis.sqlite') } });
 

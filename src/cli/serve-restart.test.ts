@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServeProcess, apiJson, assertBuilt, cleanupCli, quietPortRange, sleep, startServe, startServeOnFreePort, tempDir, waitForScanDone } from '../testing/cli.js';
+import { type ServeProcess, apiJson, printedKey, assertBuilt, cleanupCli, quietPortRange, sleep, startServe, startServeOnFreePort, tempDir, waitForScanDone } from '../testing/cli.js';
 import { listen, type TestListener } from '../testing/listeners.js';
 import { openSqlite, resolveSqliteDriver } from '../store/index.js';
 
@@ -54,16 +54,17 @@ describe('portcullis serve: a running scan survives SIGKILL and a restart', () =
     const env = { PORTCULLIS_JOB_LEASE_MS: String(LEASE_MS), PORTCULLIS_WORKER_CONCURRENCY: '1' };
     first = await startServeOnFreePort({ dataDir, env });
 
-    const submitted = await apiJson('POST', `${first.url}/api/v1/port-scans`, scanRequest());
+    const submitted = await apiJson('POST', `${first.url}/api/v1/port-scans`, scanRequest(), first.apiKey);
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
     expect(submitted.body).toMatchObject({ addressCount: ADDRESSES, portCount: PORTS });
     const id: string = submitted.body.id;
+    const apiKey = first.apiKey;
 
     // Wait until some hosts are stored while the scan still runs, then kill the process outright.
     let before: any;
     const deadline = Date.now() + 60_000;
     for (;;) {
-      before = (await apiJson('GET', `${first.url}/api/v1/port-scans/${id}?limit=1`)).body;
+      before = (await apiJson('GET', `${first.url}/api/v1/port-scans/${id}?limit=1`, undefined, apiKey)).body;
       if (before.status === 'running' && before.hostsDone > 0) break;
       if (before.status !== 'queued' && before.status !== 'running') throw new Error(`scan ended as ${before.status} before the kill`);
       if (Date.now() > deadline) throw new Error(`scan still ${before.status} with ${before.hostsDone} hosts after 60 s`);
@@ -89,8 +90,10 @@ describe('portcullis serve: a running scan survives SIGKILL and a restart', () =
     // Same data dir and port (a new port only if another process took it meanwhile); info logs, so
     // the resumed attempt can be seen.
     const restartEnv = { ...env, PORTCULLIS_LOG_LEVEL: 'info' };
-    second = await startServe({ port: firstPort, dataDir, env: restartEnv }).catch(() => startServeOnFreePort({ dataDir, env: restartEnv }));
-    const done = await waitForScanDone(second.url, id, 120_000);
+    second = await startServe({ port: firstPort, dataDir, env: restartEnv, apiKey }).catch(() => startServeOnFreePort({ dataDir, env: restartEnv, apiKey }));
+    const done = await waitForScanDone(second, id, 120_000);
+    // The bootstrap key is printed by the first start only; the first start's key still works.
+    expect(printedKey(second.stderr())).toBeUndefined();
 
     expect(done.status, JSON.stringify(done.error)).toBe('done');
     expect(done.addressCount).toBe(ADDRESSES);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../config/index.js';
 import { createMetrics } from '../metrics/index.js';
 import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
-import { buildTestApp } from '../testing/app.js';
+import { type TestApp, buildTestApp } from '../testing/app.js';
 import { assessment, endpoint } from '../testing/assessments.js';
 import { captureIo, cleanupCli, tempDir } from '../testing/cli.js';
 import { type TestDatabase, openTestDatabase } from '../testing/databases.js';
@@ -17,7 +17,7 @@ import { runCli } from './program.js';
 describe('portcullis targets import|list|show', () => {
   let db: TestDatabase;
   let runtime: Runtime;
-  let app: FastifyInstance;
+  let app: TestApp;
   let server: string;
   let dir: string;
 
@@ -38,7 +38,7 @@ describe('portcullis targets import|list|show', () => {
   });
 
   async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const io = captureIo();
+    const io = captureIo({ PORTCULLIS_API_KEY: app.apiKey });
     const code = await runCli(['targets', ...args, '--server', server], io);
     return { code, out: io.out(), err: io.err() };
   }

@@ -49,8 +49,28 @@ export interface RuntimeOptions {
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
   const options = {
     level: config.logLevel,
-    // Secrets must never reach a log line.
-    redact: { paths: ['req.headers.authorization', 'databaseUrl', 'redisUrl', '*.password'], censor: '***' },
+    // Secrets must never reach a log line: credentials, keys, connection strings, the SSL Labs account email.
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-api-key"]',
+        'databaseUrl',
+        'redisUrl',
+        'token',
+        'email',
+        '*.password',
+        '*.token',
+        '*.apiKey',
+        '*.secret',
+        '*.email',
+        '*.smtpPassword',
+        '*.webhookSecret',
+        '*.databaseUrl',
+        '*.redisUrl',
+      ],
+      censor: '***',
+    },
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -121,6 +121,8 @@ export interface ServeProcess extends SpawnedCli {
   port: number;
   url: string;
   dataDir: string;
+  /** The admin key the first start printed, or the one passed in for a restart. */
+  apiKey: string;
   /** Sends a signal and waits for the exit, failing after timeoutMs. */
   stop(signal: NodeJS.Signals, timeoutMs?: number): Promise<CliRun>;
 }
@@ -129,7 +131,7 @@ export interface ServeProcess extends SpawnedCli {
  * Starts `portcullis serve` on 127.0.0.1:<port> with its SQLite store in dataDir and waits until
  * /readyz answers 200.
  */
-export async function startServe(options: { port: number; dataDir: string; env?: Record<string, string>; readyTimeoutMs?: number }): Promise<ServeProcess> {
+export async function startServe(options: { port: number; dataDir: string; env?: Record<string, string>; readyTimeoutMs?: number; apiKey?: string }): Promise<ServeProcess> {
   const url = `http://127.0.0.1:${options.port}`;
   const run = spawnCli(['serve'], {
     env: {
@@ -157,11 +159,17 @@ export async function startServe(options: { port: number; dataDir: string; env?:
     }
     await sleep(100);
   }
+  const apiKey = options.apiKey ?? printedKey(run.stderr());
+  if (apiKey === undefined) {
+    run.child.kill('SIGKILL');
+    throw new Error(`portcullis serve on a new data directory printed no bootstrap key\nstderr: ${run.stderr()}`);
+  }
   return {
     ...run,
     port: options.port,
     url,
     dataDir: options.dataDir,
+    apiKey,
     stop: async (signal, timeoutMs = 20_000) => {
       run.child.kill(signal);
       let timer: NodeJS.Timeout | undefined;
@@ -184,11 +192,17 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** The API key a first `serve` printed on stderr (the bootstrap admin key), if any. */
+export function printedKey(stderr: string): string | undefined {
+  return /pcl_[a-z2-7]{16}_[A-Za-z0-9_-]{43}/.exec(stderr)?.[0];
+}
+
 /** Minimal JSON client for the API of a spawned server. */
-export async function apiJson(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: any }> {
+export async function apiJson(method: 'GET' | 'POST' | 'DELETE', url: string, body: unknown, apiKey: string): Promise<{ status: number; body: any }> {
   const res = await fetch(url, {
     method,
-    ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    headers: { authorization: `Bearer ${apiKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();
@@ -196,10 +210,10 @@ export async function apiJson(method: 'GET' | 'POST' | 'DELETE', url: string, bo
 }
 
 /** Polls a scan until it is done, failed or cancelled. */
-export async function waitForScanDone(baseUrl: string, id: string, timeoutMs = 60_000): Promise<any> {
+export async function waitForScanDone(server: { url: string; apiKey: string }, id: string, timeoutMs = 60_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { status, body } = await apiJson('GET', `${baseUrl}/api/v1/port-scans/${id}?hosts=all&limit=1000`);
+    const { status, body } = await apiJson('GET', `${server.url}/api/v1/port-scans/${id}?hosts=all&limit=1000`, undefined, server.apiKey);
     if (status === 200 && ['done', 'failed', 'cancelled'].includes(body.status)) return body;
     if (Date.now() > deadline) throw new Error(`scan ${id} still ${body?.status} after ${timeoutMs} ms`);
     await sleep(100);
@@ -219,7 +233,7 @@ export function captureIo(env: Record<string, string | undefined> = {}): CliIo &
  * startServe on a port that was free a moment ago (bound on 127.0.0.1 and released). Another process
  * could take it in between, so a start that fails is retried on a new port.
  */
-export async function startServeOnFreePort(options: { dataDir: string; env?: Record<string, string> }): Promise<ServeProcess> {
+export async function startServeOnFreePort(options: { dataDir: string; env?: Record<string, string>; apiKey?: string }): Promise<ServeProcess> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command, Option } from '@commander-js/extra-typings';
 import { CliExit, type CliIo, EXIT_FAILED, EXIT_USAGE } from '../io.js';
 import { parseIntOption } from '../options.js';
-import { DEFAULT_SERVER, api } from '../server-api.js';
+import { API_KEY_OPTION, SERVER_OPTION, api, serverTarget } from '../server-api.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -32,10 +32,11 @@ export function reportCommand(io: CliIo) {
     .option('--until <iso>', 'only assessments until this ISO date or date-time')
     .option('--expiring-within-days <n>', 'list certificates expiring within this many days (default 90)')
     .option('--output <file>', 'write the report to this file instead of stdout')
-    .option('--server <url>', `server base URL (env PORTCULLIS_SERVER, default ${DEFAULT_SERVER})`)
+    .option(...SERVER_OPTION)
+    .option(...API_KEY_OPTION)
     .addHelpText('after', '\nExamples:\n  portcullis report --format html --label team=web --since 2026-06-01 --output summary.html\n  portcullis report --format csv > endpoints.csv')
     .action(async (opts) => {
-      const server = opts.server ?? io.env.PORTCULLIS_SERVER ?? DEFAULT_SERVER;
+      const server = serverTarget(io, opts);
       const query = summaryQuery(opts).toString();
       const path = `${PATHS[opts.format]}${query ? `?${query}` : ''}`;
       // JSON is pretty-printed for people; CSV and HTML are passed on byte for byte.

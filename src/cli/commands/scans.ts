@@ -1,6 +1,6 @@
 import { Command } from '@commander-js/extra-typings';
 import { type CliIo, renderTable, writeJson } from '../io.js';
-import { DEFAULT_SERVER, api } from '../server-api.js';
+import { API_KEY_OPTION, SERVER_OPTION, api, serverTarget } from '../server-api.js';
 import { parseIntOption } from '../options.js';
 
 interface ScanSummary {
@@ -18,13 +18,12 @@ interface ScanSummary {
 
 export function scansCommand(io: CliIo) {
   const scans = new Command('scans').description('List, show and compare port scans stored by a running Portcullis server');
-  const serverOption = ['--server <url>', `server base URL (env PORTCULLIS_SERVER, default ${DEFAULT_SERVER})`] as const;
-  const serverOf = (opt: string | undefined): string => opt ?? io.env.PORTCULLIS_SERVER ?? DEFAULT_SERVER;
 
   scans
     .command('list')
     .description('List port scans, newest first')
-    .option(...serverOption)
+    .option(...SERVER_OPTION)
+    .option(...API_KEY_OPTION)
     .option('--status <status>', 'only scans with this status (queued, running, done, failed, cancelled)')
     .option('--ip <address>', 'only scans with results for this address')
     .option('--target <text>', 'only scans whose targets contain this text')
@@ -35,7 +34,7 @@ export function scansCommand(io: CliIo) {
       if (opts.status) params.set('status', opts.status);
       if (opts.ip) params.set('ip', opts.ip);
       if (opts.target) params.set('target', opts.target);
-      const page = await api<{ items: ScanSummary[]; total: number }>(serverOf(opts.server), `api/v1/port-scans?${params}`);
+      const page = await api<{ items: ScanSummary[]; total: number }>(serverTarget(io, opts), `api/v1/port-scans?${params}`);
       if (opts.json) return writeJson(io, page);
       const rows = page.items.map((s) => [
         s.id,
@@ -54,7 +53,8 @@ export function scansCommand(io: CliIo) {
     .command('show')
     .description('Show one scan: status, progress and each host\'s open ports')
     .argument('<id>', 'scan id')
-    .option(...serverOption)
+    .option(...SERVER_OPTION)
+    .option(...API_KEY_OPTION)
     .option('--all-hosts', 'include hosts that did not answer')
     .option('--json', 'print the API response as JSON')
     .action(async (id, opts) => {
@@ -62,7 +62,7 @@ export function scansCommand(io: CliIo) {
         ScanSummary & {
           hosts: { items: Array<{ ip: string; hostnames: string[]; status: string; counts: { closed: number; filtered: number }; ports: Array<{ port: number; state: string; reason: string; service?: { name: string; product?: string; version?: string; banner?: string } }> }>; total: number };
         }
-      >(serverOf(opts.server), `api/v1/port-scans/${encodeURIComponent(id)}?hosts=${opts.allHosts ? 'all' : 'up'}&limit=1000`);
+      >(serverTarget(io, opts), `api/v1/port-scans/${encodeURIComponent(id)}?hosts=${opts.allHosts ? 'all' : 'up'}&limit=1000`);
       if (opts.json) return writeJson(io, scan);
       io.stdout.write(`Scan ${scan.id}: ${scan.status} (${scan.progress.percent}%)\nTargets: ${scan.targets.join(' ')}\nPorts: ${scan.ports}\n`);
       if (scan.error) io.stdout.write(`Error: ${scan.error.message}\n`);
@@ -81,14 +81,15 @@ export function scansCommand(io: CliIo) {
     .description('Compare two scans: newly open/closed ports, state and service changes, hosts appeared/disappeared')
     .argument('<a>', 'older scan id')
     .argument('<b>', 'newer scan id')
-    .option(...serverOption)
+    .option(...SERVER_OPTION)
+    .option(...API_KEY_OPTION)
     .option('--json', 'print the API response as JSON')
     .action(async (a, b, opts) => {
       const diff = await api<{
         complete: boolean;
         summary: Record<string, number>;
         hosts: Array<{ ip: string; change: string; newlyOpen: Array<{ port: number }>; newlyClosed: Array<{ port: number; to?: string }>; stateChanges: Array<{ port: number; from: string; to: string }>; serviceChanges: Array<{ port: number }>; notScanned: { inA: number[]; inB: number[] } }>;
-      }>(serverOf(opts.server), `api/v1/port-scans/${encodeURIComponent(a)}/compare/${encodeURIComponent(b)}`);
+      }>(serverTarget(io, opts), `api/v1/port-scans/${encodeURIComponent(a)}/compare/${encodeURIComponent(b)}`);
       if (opts.json) return writeJson(io, diff);
       if (!diff.complete) io.stdout.write('Note: at least one scan has not finished; this compares what is stored so far.\n');
       if (diff.hosts.length === 0) io.stdout.write('No differences.\n');

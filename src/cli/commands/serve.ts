@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { loadConfig } from '../../config/index.js';
 import type { CliIo } from '../io.js';
 import { parseIntOption } from '../options.js';
+import type { Store } from '../../store/index.js';
 
 /** How long running jobs get to finish on SIGTERM before they are handed back to the queue. */
 export const SHUTDOWN_GRACE_MS = 10_000;
@@ -22,6 +23,21 @@ export function runUntilSignalled(logger: Logger, shutdown: () => Promise<void>)
   });
 }
 
+/**
+ * A fresh installation has no key, and every API route needs one: the first start creates an admin
+ * key and prints it once, outside the log (log lines are shipped and kept; this must not be).
+ */
+async function printBootstrapKey(io: CliIo, store: Store): Promise<void> {
+  const { BOOTSTRAP_ACTOR, createApiKeys } = await import('../../auth/service.js');
+  const first = await createApiKeys(store).bootstrap();
+  if (first === undefined) return;
+  await store.audit.record({ actor: BOOTSTRAP_ACTOR, action: 'keys.create', resource: first.key.id, status: 0, sourceIp: undefined, detail: { name: first.key.name, scopes: first.key.scopes } });
+  io.stderr.write(
+    `\nNo API keys existed, so an admin key was created (${first.key.id}). It is shown only now:\n\n  ${first.token}\n\n` +
+      'Use it as `Authorization: Bearer <key>` or PORTCULLIS_API_KEY; create narrower keys with `portcullis keys create` and revoke this one when done.\n\n',
+  );
+}
+
 export function serveCommand(io: CliIo) {
   return new Command('serve')
     .description('Start the API, the embedded worker and the scheduler (SQLite in ./data and the in-process queue by default)')
@@ -32,7 +48,9 @@ export function serveCommand(io: CliIo) {
     .option('--no-worker', 'run the API and the scheduler only; jobs are run by `portcullis worker` processes')
     .addHelpText(
       'after',
-      '\nSet DATABASE_URL=postgres://… to use PostgreSQL (run `portcullis migrate` first), and REDIS_URL=redis://… to run jobs on BullMQ. See the README for every setting.',
+      '\nEvery API route but /healthz and /readyz needs an API key; the first start prints an admin key once (see `portcullis keys`).\n' +
+        'Set PORTCULLIS_TLS_CERT and PORTCULLIS_TLS_KEY to serve HTTPS.\n' +
+        'Set DATABASE_URL=postgres://… to use PostgreSQL (run `portcullis migrate` first), and REDIS_URL=redis://… to run jobs on BullMQ. See the README for every setting.',
     )
     .action(async (opts) => {
       const config = await loadConfig(io.env, {
@@ -50,6 +68,7 @@ export function serveCommand(io: CliIo) {
       ]);
       const logger = createLogger(config);
       const runtime = await createRuntime(config, { logger });
+      await printBootstrapKey(io, runtime.store);
       const worker = opts.worker ? startWorker(runtime) : undefined;
       const scheduler = startScheduler(runtime);
       const app = await buildApp(runtime);

@@ -4,7 +4,7 @@ import type { Target } from '../../monitor/model.js';
 import { formatSchedule } from '../../monitor/target-import.js';
 import { CliExit, type CliIo, EXIT_FAILED, EXIT_USAGE, renderTable, writeJson } from '../io.js';
 import { parseIntOption } from '../options.js';
-import { DEFAULT_SERVER, api } from '../server-api.js';
+import { API_KEY_OPTION, SERVER_OPTION, api, serverTarget } from '../server-api.js';
 
 interface ImportReport {
   format: string;
@@ -60,8 +60,6 @@ const labelText = (labels: Record<string, string>): string =>
 
 export function targetsCommand(io: CliIo) {
   const targets = new Command('targets').description('The inventory of monitored targets on a running Portcullis server: import files, list, show');
-  const serverOption = ['--server <url>', `server base URL (env PORTCULLIS_SERVER, default ${DEFAULT_SERVER})`] as const;
-  const serverOf = (opt: string | undefined): string => opt ?? io.env.PORTCULLIS_SERVER ?? DEFAULT_SERVER;
 
   targets
     .command('import')
@@ -69,7 +67,8 @@ export function targetsCommand(io: CliIo) {
     .argument('<file>', 'the target file')
     .addOption(new Option('--format <format>', 'how to read the file (auto: by extension, else sniffed)').choices(FORMATS).default('auto' as Format))
     .option('--dry-run', 'validate and report without storing anything')
-    .option(...serverOption)
+    .option(...SERVER_OPTION)
+    .option(...API_KEY_OPTION)
     .option('--json', 'print the API response as JSON')
     .addHelpText('after', '\nCSV columns: target (required), ports, schedule ("every 6h", "cron: 0 3 * * *"); any other column is a label.\nExample:\n  portcullis targets import hosts.csv --dry-run')
     .action(async (file, opts) => {
@@ -80,7 +79,7 @@ export function targetsCommand(io: CliIo) {
         throw new CliExit(EXIT_USAGE, `cannot read ${file}: ${(err as Error).message}`);
       }
       const params = new URLSearchParams({ format: opts.format, dryRun: String(opts.dryRun === true) });
-      const report = await api<ImportReport>(serverOf(opts.server), `api/v1/targets/import?${params}`, { method: 'POST', text: { body: content, contentType: contentTypeFor(file, opts.format) } });
+      const report = await api<ImportReport>(serverTarget(io, opts), `api/v1/targets/import?${params}`, { method: 'POST', text: { body: content, contentType: contentTypeFor(file, opts.format) } });
       if (opts.json) writeJson(io, report);
       else {
         const rows = report.lines.map((l) => [String(l.line), l.outcome, l.target ?? '', l.reason ?? (l.ids ?? []).join(' ')]);
@@ -98,7 +97,8 @@ export function targetsCommand(io: CliIo) {
     .addOption(new Option('--kind <kind>', 'only TLS targets or port-scan targets').choices(['tls', 'ports'] as const))
     .option('--q <text>', 'only targets whose host name or address contains this text')
     .option('--limit <n>', 'how many', '100')
-    .option(...serverOption)
+    .option(...SERVER_OPTION)
+    .option(...API_KEY_OPTION)
     .option('--json', 'print the API response as JSON')
     .action(async (opts) => {
       const params = new URLSearchParams({ limit: String(parseIntOption(opts.limit, '--limit', 1, 1000)) });
@@ -109,7 +109,7 @@ export function targetsCommand(io: CliIo) {
       }
       if (opts.kind) params.set('kind', opts.kind);
       if (opts.q) params.set('q', opts.q);
-      const page = await api<{ items: Target[]; total: number }>(serverOf(opts.server), `api/v1/targets?${params}`);
+      const page = await api<{ items: Target[]; total: number }>(serverTarget(io, opts), `api/v1/targets?${params}`);
       if (opts.json) return writeJson(io, page);
       const rows = page.items.map((t) => [t.id, t.kind, shown(t), t.ports ?? '', labelText(t.labels), t.schedule ? formatSchedule(t.schedule) : 'default', t.nextRunAt ?? '-']);
       io.stdout.write(`${await renderTable(io, ['ID', 'KIND', 'TARGET', 'PORTS', 'LABELS', 'SCHEDULE', 'NEXT RUN'], rows)}\n${page.items.length} of ${page.total} target(s)\n`);
@@ -119,10 +119,11 @@ export function targetsCommand(io: CliIo) {
     .command('show')
     .description('Show one target: labels, schedule, and what its last run found (grade and certificate expiry per endpoint, or open ports)')
     .argument('<id>', 'target id')
-    .option(...serverOption)
+    .option(...SERVER_OPTION)
+    .option(...API_KEY_OPTION)
     .option('--json', 'print the API response as JSON')
     .action(async (id, opts) => {
-      const t = await api<TargetDetail>(serverOf(opts.server), `api/v1/targets/${encodeURIComponent(id)}`);
+      const t = await api<TargetDetail>(serverTarget(io, opts), `api/v1/targets/${encodeURIComponent(id)}`);
       if (opts.json) return writeJson(io, t);
       const lines = [
         `Target ${t.id}: ${shown(t)} (${t.kind === 'tls' ? 'TLS' : `port scan of ${t.ports}`})`,

@@ -11,6 +11,7 @@ import {
   freePort,
   quietPortRange,
   sleep,
+  printedKey,
   spawnCli,
   tempDir,
   waitForScanDone,
@@ -109,20 +110,21 @@ describe('portcullis serve --no-worker + portcullis worker', { timeout: SPAWN_TI
     const url = `http://127.0.0.1:${port}`;
     const api = spawnCli(['serve', '--no-worker'], { env: { ...env, PORTCULLIS_HOST: '127.0.0.1', PORTCULLIS_PORT: String(port) } });
     await waitReady(api, url);
+    const apiKey = printedKey(api.stderr()) ?? '';
 
     const submitted = await apiJson('POST', `${url}/api/v1/port-scans`, {
       targets: ['127.0.0.1'],
       ports: `${range.first}-${range.last}`,
       options: { timing: 4, serviceDetection: false },
-    });
+    }, apiKey);
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
     const id: string = submitted.body.id;
     // The API process runs no jobs: the scan stays queued until a worker appears.
     await sleep(1000);
-    expect((await apiJson('GET', `${url}/api/v1/port-scans/${id}`)).body.status).toBe('queued');
+    expect((await apiJson('GET', `${url}/api/v1/port-scans/${id}`, undefined, apiKey)).body.status).toBe('queued');
 
     const worker = spawnCli(['worker', '--concurrency', '1'], { env });
-    const done = await waitForScanDone(url, id, 60_000);
+    const done = await waitForScanDone({ url, apiKey }, id, 60_000);
     expect(done.status, worker.stderr()).toBe('done');
     const open = done.hosts.items.flatMap((h: any) => h.ports.filter((p: any) => p.state === 'open').map((p: any) => `${h.ip}:${p.port}`));
     expect(open).toEqual([`127.0.0.1:${range.first + 3}`]);
