@@ -222,7 +222,7 @@ describe.skipIf(helm === undefined)('Helm chart deploy/helm/portcullis (skipped 
     expect(ingress.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'portcullis', port: { name: 'http' } });
     const monitor = find(manifests, 'ServiceMonitor', 'portcullis')!;
     expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
-    expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
+    expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics', authorization: { type: 'Bearer', credentials: { name: 'portcullis-metrics-key', key: 'token' } } });
     expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
     const api = find(manifests, 'Deployment', 'portcullis-api')!.spec.template.spec.containers[0];
     expect(api.envFrom).toEqual([{ secretRef: { name: 'portcullis-credentials' } }]);
