@@ -43,7 +43,7 @@ export interface ApiKeys {
 function checkName(name: string): string {
   const trimmed = name.trim();
   // Printable, single line: names appear in lists and the audit log.
-  if (trimmed.length === 0 || trimmed.length > 100 || /[\p{Cc}\p{Cf}]/u.test(trimmed)) {
+  if (trimmed.length === 0 || trimmed.length > 100 || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(trimmed)) {
     throw new PortcullisError('request.invalid', 'a key name must be 1 to 100 printable characters', { field: 'name' });
   }
   return trimmed;

@@ -28,7 +28,8 @@ export type ImportFormat = 'text' | 'csv' | 'json';
 export const IMPORT_LIMITS = { maxBytes: 10 * 1024 * 1024, maxLines: 100_000 } as const;
 export const LABEL_LIMITS = { maxLabels: 20, maxValueLength: 200 } as const;
 const LABEL_KEY = /^[a-z][a-z0-9_.-]{0,62}$/;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** Control, format (bidirectional overrides, zero-width characters) and unpaired surrogate characters: a label is printable text, like a key name. */
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}]/u;
 const RESERVED_COLUMNS = new Set(['target', 'ports', 'schedule']);
 const JSON_FIELDS = new Set(['target', 'ports', 'labels', 'schedule']);
 
@@ -257,7 +258,7 @@ export function formatSchedule(schedule: TargetSchedule): string {
 }
 
 
-/** Checks labels: at most 20, keys like `owner` or `team.name`, values 1-200 characters without control characters. */
+/** Checks labels: at most 20, keys like `owner` or `team.name`, values 1-200 printable characters. */
 export function validateLabels(value: unknown): Record<string, string> | PortcullisError {
   const bad = (message: string, key?: string): PortcullisError => new PortcullisError('request.invalid', message, { field: key === undefined ? 'labels' : `labels.${key}` });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('labels must be an object of strings, e.g. {"owner": "alice"}');
@@ -267,7 +268,7 @@ export function validateLabels(value: unknown): Record<string, string> | Portcul
     if (!LABEL_KEY.test(key)) return bad(`label name "${key}" is invalid: start with a lower-case letter, then up to 62 of a-z 0-9 _ . -`, key);
     if (typeof v !== 'string') return bad(`label "${key}" must be a string`, key);
     if (v.length === 0 || v.length > LABEL_LIMITS.maxValueLength) return bad(`label "${key}" must have 1 to ${LABEL_LIMITS.maxValueLength} characters, got ${v.length}`, key);
-    if (CONTROL.test(v)) return bad(`label "${key}" contains control characters`, key);
+    if (NOT_PRINTABLE.test(v)) return bad(`label "${key}" contains control characters, format characters (bidirectional override, zero-width) or unpaired surrogates: a label is printable text`, key);
   }
   return Object.fromEntries(entries) as Record<string, string>;
 }

@@ -8,7 +8,7 @@ import { VERSION } from '../shared/version.js';
 import type { OidcVerifier } from '../auth/oidc.js';
 import { registerAuth } from './auth.js';
 import { readCertificate, watchCertificate } from './https.js';
-import { registerProblemHandlers } from './problem.js';
+import { registerProblemHandlers, sendFrameworkProblem } from './problem.js';
 import { auditRoutes } from './routes/audit.js';
 import { keyRoutes } from './routes/keys.js';
 import { batchRoutes } from './routes/batches.js';
@@ -48,6 +48,8 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     ...(certificate !== undefined ? { https: readCertificate(certificate) } : {}),
     trustProxy: server.trustProxy,
     bodyLimit: server.bodyLimitBytes,
+    // What the router refuses before any route (malformed percent-encoding, over-long path segments) as problem+json too.
+    frameworkErrors: sendFrameworkProblem,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: true } },
   });
 

@@ -8,6 +8,7 @@ const TITLES: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -64,6 +65,30 @@ function fastifyCodeToProblem(err: FastifyError): { code: ErrorCode; status: num
     default:
       return err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? { code: 'request.invalid', status: err.statusCode } : undefined;
   }
+}
+
+const FRAMEWORK_DETAILS: Record<string, string> = {
+  FST_ERR_BAD_URL: 'the URL is not valid: a percent-encoded sequence is not UTF-8 (e.g. %c0%af) or a % is not followed by two hex digits',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path segment is longer than any id: check the URL',
+};
+
+/**
+ * Fastify's `frameworkErrors` option: what the router refuses before any route runs (a URL that is
+ * not valid percent-encoded UTF-8, a path parameter over its length limit) answered as problem+json
+ * like every other error, instead of Fastify's own plain JSON.
+ */
+export function sendFrameworkProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const mapped = fastifyCodeToProblem(error);
+  const status = mapped?.status ?? 500;
+  if (mapped === undefined) request.log.error({ err: error }, 'unhandled framework error');
+  void sendProblem(reply, {
+    type: `urn:portcullis:problem:${mapped?.code ?? 'internal'}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail: FRAMEWORK_DETAILS[error.code] ?? (mapped !== undefined ? error.message : 'an internal error occurred; the server log has the details'),
+    instance: request.url,
+    code: mapped?.code ?? 'internal',
+  });
 }
 
 /**

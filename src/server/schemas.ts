@@ -37,6 +37,26 @@ export const Problem = Type.Object(
   },
 );
 
+/**
+ * An integer a request may send. The nested type check is not redundant: Fastify's validator coerces
+ * the text "Infinity" (a query value or a JSON string) to a number that passes `integer` and skips
+ * minimum and maximum, which ajv applies to finite numbers only; checked again, it is refused.
+ */
+export function FiniteInteger(options: Parameters<typeof Type.Integer>[0] = {}) {
+  return Type.Integer({ ...options, allOf: [{ type: 'integer' }] });
+}
+
+/** The `offset` of a list: bounded, so a huge one is a 400 rather than a number the database refuses. */
+export const PageOffset = FiniteInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 });
+
+/**
+ * Free text a list is filtered by. Control characters are refused: no stored value holds one, and
+ * PostgreSQL refuses NUL in text outright, which would turn a search into a 500.
+ */
+export function SearchText(options: { maxLength: number; description: string }) {
+  return Type.String({ ...options, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' });
+}
+
 /** An error response as OpenAPI should show it: problem+json, not plain JSON. */
 export function problemResponse(description: string) {
   return { description, content: { 'application/problem+json': { schema: Problem } } };
@@ -47,12 +67,12 @@ const PortState = Type.Union([Type.Literal('open'), Type.Literal('closed'), Type
 
 export const PortScanOptions = Type.Object(
   {
-    timing: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, description: 'nmap-style timing template T0–T5 (0 paranoid … 5 insane); default 3.' })),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 60000, description: 'Upper bound of the adaptive per-probe timeout, ms.' })),
-    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'Maximum probes in flight (capped by the server setting).' })),
-    maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Maximum retransmissions of an unanswered probe.' })),
+    timing: Type.Optional(FiniteInteger({ minimum: 0, maximum: 5, description: 'nmap-style timing template T0–T5 (0 paranoid … 5 insane); default 3.' })),
+    timeoutMs: Type.Optional(FiniteInteger({ minimum: 50, maximum: 60000, description: 'Upper bound of the adaptive per-probe timeout, ms.' })),
+    concurrency: Type.Optional(FiniteInteger({ minimum: 1, maximum: 10000, description: 'Maximum probes in flight (capped by the server setting).' })),
+    maxRetries: Type.Optional(FiniteInteger({ minimum: 0, maximum: 10, description: 'Maximum retransmissions of an unanswered probe.' })),
     serviceDetection: Type.Optional(Type.Boolean({ description: 'Probe open ports for banner, HTTP and TLS; default true.' })),
-    bannerTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, description: 'How long to wait for a server-first banner, ms.' })),
+    bannerTimeoutMs: Type.Optional(FiniteInteger({ minimum: 1, maximum: 60000, description: 'How long to wait for a server-first banner, ms.' })),
     assessTls: Type.Optional(
       Type.Boolean({ description: 'Also grade the TLS of open ports where service detection completed a TLS handshake; the scan links to that TLS scan (`links.tlsScans`).' }),
     ),

@@ -21,10 +21,19 @@ export const UPLOAD_BODY_LIMIT = IMPORT_LIMITS.maxBytes * 2;
 const FORMAT_TYPES: Record<ImportFormat, string> = { text: 'text/plain', csv: 'text/csv', json: 'application/json' };
 const JSON_FORMATS = new Set(['auto', ...Object.keys(FORMAT_TYPES)]);
 
-/** Lets the plugin accept text/csv bodies as text and multipart uploads; call once per plugin that reads uploads. */
+/** Lets the plugin accept text/plain and text/csv bodies and multipart uploads; call once per plugin that reads uploads. */
 export async function registerUploadParsers(app: FastifyInstance): Promise<void> {
-  // text/plain already arrives as a string (Fastify's own parser); CSV the same way.
-  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  // Raw bytes decoded here: Fastify's own text parser would turn invalid UTF-8 (a binary file) into U+FFFD silently.
+  app.removeContentTypeParser('text/plain');
+  for (const type of ['text/plain', 'text/csv']) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => {
+      try {
+        done(null, decodeText(body as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+  }
   await app.register(multipart, { limits: { fileSize: IMPORT_LIMITS.maxBytes, files: 1, fields: 10, parts: 20 } });
 }
 
@@ -32,6 +41,22 @@ const invalid = (message: string, status?: number): PortcullisError => new Portc
 
 function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** The text of an uploaded file; NUL bytes mean a binary file, never a list of targets. */
+function checkText(text: string): string {
+  if (text.includes('\u0000')) throw invalid('the file holds NUL bytes: it is a binary file, not a list of targets');
+  return text;
+}
+
+function decodeText(bytes: Buffer): string {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw invalid('the file is not UTF-8 text: save it as UTF-8');
+  }
+  return checkText(text);
 }
 
 /** The uploaded file as text, whichever way it was sent. Throws request.invalid (413 when too large, 415 for other media types). */
@@ -44,42 +69,47 @@ export async function readUploadedText(request: FastifyRequest): Promise<Uploade
     return { text: body, contentType };
   }
   if (contentType === 'application/json') {
-    if (Array.isArray(body)) return { text: JSON.stringify(body), contentType };
+    if (Array.isArray(body)) return { text: jsonText(body), contentType };
     if (typeof body === 'object' && body !== null && typeof (body as { content?: unknown }).content === 'string') {
       const { content, format = 'auto', ...rest } = body as { content: string; format?: unknown };
       if (Object.keys(rest).length > 0) throw invalid(`unknown field(s) ${Object.keys(rest).join(', ')}: send {"content": "...", "format": "auto|text|csv|json"}`);
       if (typeof format !== 'string' || !JSON_FORMATS.has(format)) throw new PortcullisError('request.invalid', `format must be auto, text, csv or json, got ${JSON.stringify(format)}`, { field: 'format' });
-      return { text: content, contentType: format === 'auto' ? 'text/plain' : FORMAT_TYPES[format as ImportFormat] };
+      return { text: checkText(content), contentType: format === 'auto' ? 'text/plain' : FORMAT_TYPES[format as ImportFormat] };
     }
     throw invalid('a JSON body is the target file itself (an array) or {"content": "...", "format": "csv"}');
   }
   throw invalid(`unsupported content type "${contentType || '(none)'}": send text/plain, text/csv, application/json or multipart/form-data with one file`, 415);
 }
 
-async function readMultipart(request: FastifyRequest): Promise<UploadedText> {
-  let part;
+/** A parsed JSON array back as the file's text; nesting too deep to write back is no target file. */
+function jsonText(items: unknown[]): string {
   try {
-    part = await request.file();
+    return JSON.stringify(items);
   } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw invalid('the JSON is nested too deeply: a target file is an array of strings or {"target": …} objects');
+  }
+}
+
+/** The one file of a multipart form; other fields are ignored, a second file is refused. */
+async function readMultipart(request: FastifyRequest): Promise<UploadedText> {
+  const oneFile = 'the multipart form has more than one file: send one file per request';
+  let upload: UploadedText | undefined;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type !== 'file') continue;
+      if (upload !== undefined) throw invalid(oneFile);
+      upload = { text: decodeText(await part.toBuffer()), contentType: mediaType(part.mimetype), ...(part.filename ? { filename: part.filename } : {}) };
+    }
+  } catch (err) {
+    if (err instanceof PortcullisError) throw err;
+    const code = (err as { code?: string }).code;
+    if (code === 'FST_REQ_FILE_TOO_LARGE') throw invalid(`the file is larger than ${IMPORT_LIMITS.maxBytes} bytes (10 MB); split it`, 413);
+    if (code === 'FST_FILES_LIMIT') throw invalid(oneFile);
     throw invalid(`the multipart upload cannot be read: ${(err as Error).message}`);
   }
-  if (part === undefined) throw invalid('the multipart form has no file: add one file field, e.g. curl -F file=@targets.csv');
-  let content: Buffer;
-  try {
-    content = await part.toBuffer();
-  } catch (err) {
-    if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-      throw invalid(`the file is larger than ${IMPORT_LIMITS.maxBytes} bytes (10 MB); split it`, 413);
-    }
-    throw invalid(`the uploaded file cannot be read: ${(err as Error).message}`);
-  }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(content);
-  } catch {
-    throw invalid('the uploaded file is not UTF-8 text');
-  }
-  return { text, contentType: mediaType(part.mimetype), ...(part.filename ? { filename: part.filename } : {}) };
+  if (upload === undefined) throw invalid('the multipart form has no file: add one file field, e.g. curl -F file=@targets.csv');
+  return upload;
 }
 
 /** The file format an upload declares: by media type, then file name extension; `auto` to sniff. */

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import type { Runtime } from '../../runtime/index.js';
-import { problemResponse } from '../schemas.js';
+import { FiniteInteger, SearchText, problemResponse } from '../schemas.js';
 
 const AuditEntrySchema = Type.Object(
   {
@@ -36,11 +36,11 @@ export async function auditRoutes(fastify: FastifyInstance, opts: { runtime: Run
         description: 'Every request that started, cancelled, changed or deleted something, and every key created or revoked, with who did it. Page with `before` (the last id seen).',
         querystring: Type.Object(
           {
-            actor: Type.Optional(Type.String({ maxLength: 300, description: 'Only this actor id (a key id).' })),
+            actor: Type.Optional(SearchText({ maxLength: 300, description: 'Only this actor id (a key id).' })),
             action: Type.Optional(Type.String({ maxLength: 100, pattern: '^[a-z0-9.-]+$', description: 'An action, or a prefix ending in `.` (e.g. `keys.`).' })),
             since: Type.Optional(Type.String({ format: 'date-time' })),
-            before: Type.Optional(Type.String({ maxLength: 64, description: 'Entries older than this entry id.' })),
-            limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+            before: Type.Optional(SearchText({ maxLength: 64, description: 'Entries older than this entry id.' })),
+            limit: FiniteInteger({ minimum: 1, maximum: 1000, default: 100 }),
           },
           { additionalProperties: false },
         ),

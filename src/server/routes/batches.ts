@@ -77,7 +77,7 @@ export async function batchRoutes(fastify: FastifyInstance, opts: { runtime: Run
         summary: 'Scan a file of targets once: TLS for host names, ports for addresses',
         description:
           'The body is the file: `text/plain` (one target per line), `text/csv` (a `target` column; `ports`, `schedule` and label columns are read too), ' +
-          '`application/json` (an array of targets or objects) or `multipart/form-data` with one file. Host names and host:port become one TLS scan; ' +
+          '`application/json` (an array of targets or objects) or `multipart/form-data` with one file; UTF-8 text. Host names and host:port become one TLS scan; ' +
           'IPs, CIDRs and ranges become port scans (one per port spec). A line that cannot be read or is out of scope is rejected alone and reported; ' +
           'the rest is queued. A host assessed less than `tls.maxAgeSeconds` ago is answered from the store unless `fresh=true`. ' +
           'Poll `GET /api/v1/batches/{id}`: 202 with progress until every target finished, then 200 with the results.',

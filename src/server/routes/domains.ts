@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { parseTlsTarget } from '../../jobs/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
-import { problemResponse } from '../schemas.js';
+import { FiniteInteger, PageOffset, problemResponse } from '../schemas.js';
 import { TlsAssessmentSummarySchema, summaryJson } from './tls-scans.js';
 
 const DomainHistory = Type.Object({
@@ -31,9 +31,9 @@ export async function domainRoutes(fastify: FastifyInstance, opts: { runtime: Ru
         params: Type.Object({ host: Type.String({ minLength: 1, maxLength: 253, description: 'Host name or IP address.' }) }),
         querystring: Type.Object(
           {
-            port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'Only assessments of this port.' })),
-            limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-            offset: Type.Integer({ minimum: 0, default: 0 }),
+            port: Type.Optional(FiniteInteger({ minimum: 1, maximum: 65535, description: 'Only assessments of this port.' })),
+            limit: FiniteInteger({ minimum: 1, maximum: 500, default: 50 }),
+            offset: PageOffset,
           },
           { additionalProperties: false },
         ),

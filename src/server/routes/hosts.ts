@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { buildHostView } from '../../portscan/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
-import { HostView, problemResponse } from '../schemas.js';
+import { FiniteInteger, HostView, problemResponse } from '../schemas.js';
 import { canonicalIp } from './port-scans.js';
 
 export async function hostRoutes(fastify: FastifyInstance, opts: { runtime: Runtime }): Promise<void> {
@@ -22,7 +22,7 @@ export async function hostRoutes(fastify: FastifyInstance, opts: { runtime: Runt
           'and the scans that covered the address, newest first. IPv4-mapped IPv6 addresses are answered as the IPv4 address.',
         params: Type.Object({ ip: Type.String({ minLength: 2, maxLength: 64, description: 'IPv4 or IPv6 address.' }) }),
         querystring: Type.Object(
-          { limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'How many of the newest scans to consider.' }) },
+          { limit: FiniteInteger({ minimum: 1, maximum: 1000, default: 100, description: 'How many of the newest scans to consider.' }) },
           { additionalProperties: false },
         ),
         response: { 200: HostView, 400: problemResponse('Not an IP address.'), 404: problemResponse('No scan has results for this address.') },

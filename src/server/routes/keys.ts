@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { type Actor, createApiKeys } from '../../auth/service.js';
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
-import { problemResponse } from '../schemas.js';
+import { FiniteInteger, problemResponse } from '../schemas.js';
 
 const BASE = '/api/v1/keys';
 
@@ -35,8 +35,8 @@ const NewKeyBody = Type.Object(
     scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: 3, uniqueItems: true }),
     allow: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 1000, description: 'Narrows what the key may scan to these CIDRs, ranges and domains.' })),
     expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
-    rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-    maxConcurrentScans: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    rateLimitPerMinute: Type.Optional(FiniteInteger({ minimum: 1, maximum: 1_000_000 })),
+    maxConcurrentScans: Type.Optional(FiniteInteger({ minimum: 1, maximum: 100_000 })),
   },
   { additionalProperties: false },
 );

@@ -13,11 +13,14 @@ import { cancelOrDelete } from '../scan-lifecycle.js';
 import {
   Comparison,
   CreatePortScanBody,
+  FiniteInteger,
   IdParam,
+  PageOffset,
   PortScanAccepted,
   PortScanCancelled,
   PortScanDetail,
   PortScanList,
+  SearchText,
   problemResponse,
 } from '../schemas.js';
 
@@ -104,12 +107,12 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
         querystring: Type.Object(
           {
             status: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')])),
-            target: Type.Optional(Type.String({ maxLength: 255, description: 'Scans whose targets contain this text.' })),
+            target: Type.Optional(SearchText({ maxLength: 255, description: 'Scans whose targets contain this text.' })),
             ip: Type.Optional(Type.String({ maxLength: 64, description: 'Scans that stored a result for this address.' })),
             createdAfter: Type.Optional(Type.String({ format: 'date-time' })),
             createdBefore: Type.Optional(Type.String({ format: 'date-time' })),
-            limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-            offset: Type.Integer({ minimum: 0, default: 0 }),
+            limit: FiniteInteger({ minimum: 1, maximum: 500, default: 50 }),
+            offset: PageOffset,
           },
           { additionalProperties: false },
         ),
@@ -144,8 +147,8 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
           {
             hosts: Type.Union([Type.Literal('up'), Type.Literal('all')], { default: 'up', description: '`up`: only hosts that answered.' }),
             ports: Type.Union([Type.Literal('open'), Type.Literal('all')], { default: 'open', description: '`all`: also list closed/filtered ports that are not summarised.' }),
-            limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Hosts per page.' }),
-            offset: Type.Integer({ minimum: 0, default: 0 }),
+            limit: FiniteInteger({ minimum: 1, maximum: 1000, default: 100, description: 'Hosts per page.' }),
+            offset: PageOffset,
           },
           { additionalProperties: false },
         ),

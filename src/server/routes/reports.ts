@@ -5,7 +5,7 @@ import { type ReportFilters, type ReportSummary, buildReport, summaryCsv, summar
 import type { Runtime } from '../../runtime/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import { labelFilter } from '../label-filter.js';
-import { problemResponse } from '../schemas.js';
+import { FiniteInteger, problemResponse } from '../schemas.js';
 
 /* ------------------------------------------------------------------------------------------------
  * Query and response schemas.
@@ -20,7 +20,7 @@ const SummaryQuery = Type.Object(
       Type.String({ maxLength: 40, description: 'ISO date or date-time: only assessments finished at or after it count, and `changes` compares against the latest state before it.' }),
     ),
     until: Type.Optional(Type.String({ maxLength: 40, description: 'ISO date or date-time: only assessments finished at or before it count (the report "as of" then).' })),
-    expiringWithinDays: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'List certificates expired or expiring within this many days (default 90).' }),
+    expiringWithinDays: FiniteInteger({ minimum: 0, maximum: 3650, default: 90, description: 'List certificates expired or expiring within this many days (default 90).' }),
   },
   {
     additionalProperties: false,

@@ -9,7 +9,7 @@ import type { TlsAssessmentRecord, TlsTarget } from '../../store/index.js';
 import { targetKey } from '../../tls/target.js';
 import { worstGrade } from '../../tls/compare.js';
 import type { EndpointAssessment } from '../../tls/model.js';
-import { problemResponse } from '../schemas.js';
+import { FiniteInteger, problemResponse } from '../schemas.js';
 import { engineDisagreements } from '../../ssllabs/index.js';
 import { ASSESSMENTS_BASE, EngineChoice, tlsScanLinks } from './tls-scans.js';
 
@@ -219,9 +219,9 @@ export async function scanRoutes(fastify: FastifyInstance, opts: { runtime: Runt
         querystring: Type.Object(
           {
             host: Type.String({ minLength: 1, maxLength: 261, description: 'Host name or IP address, optionally with `:port` (`[IPv6]:port`).' }),
-            port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: `Port (default ${DEFAULT_TLS_PORT}).` })),
+            port: Type.Optional(FiniteInteger({ minimum: 1, maximum: 65535, description: `Port (default ${DEFAULT_TLS_PORT}).` })),
             fresh: Type.Optional(Type.String({ pattern: '^(0|1|true|false)$', description: '`1`: do not reuse a stored assessment.' })),
-            wait: Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS, default: DEFAULT_WAIT_SECONDS, description: 'Seconds to wait for a new assessment before answering 202.' }),
+            wait: FiniteInteger({ minimum: 0, maximum: MAX_WAIT_SECONDS, default: DEFAULT_WAIT_SECONDS, description: 'Seconds to wait for a new assessment before answering 202.' }),
             engine: Type.Optional(EngineChoice),
           },
           { additionalProperties: false },

@@ -8,7 +8,7 @@ import type { ServiceInfo } from '../../shared/model.js';
 import type { PortScanRecord } from '../../store/index.js';
 import { compareAssessments, comparisonPoints } from '../../tls/compare.js';
 import type { Target } from '../../monitor/model.js';
-import { IdParam, problemResponse } from '../schemas.js';
+import { FiniteInteger, IdParam, problemResponse } from '../schemas.js';
 import { comparisonSide } from './port-scans.js';
 
 const Change = Type.Object({
@@ -46,7 +46,7 @@ export async function targetChangeRoutes(fastify: FastifyInstance, opts: { runti
         params: IdParam,
         querystring: Type.Object(
           {
-            limit: Type.Integer({ minimum: 2, maximum: 200, default: 50, description: 'How many of the newest assessments or scans to compare.' }),
+            limit: FiniteInteger({ minimum: 2, maximum: 200, default: 50, description: 'How many of the newest assessments or scans to compare.' }),
             engine: Type.Union([Type.Literal('native'), Type.Literal('ssllabs')], { default: 'native', description: 'TLS targets: whose assessments to compare.' }),
           },
           { additionalProperties: false },

@@ -11,7 +11,7 @@ import type { ScopePolicy } from '../../scope/index.js';
 import { PortcullisError } from '../../shared/errors.js';
 import type { TargetPatch, UpsertOutcome } from '../../store/index.js';
 import { labelFilter } from '../label-filter.js';
-import { IdParam, problemResponse } from '../schemas.js';
+import { FiniteInteger, IdParam, PageOffset, SearchText, problemResponse } from '../schemas.js';
 import { UPLOAD_BODY_LIMIT, readUploadedText, registerUploadParsers, uploadFormat } from '../upload.js';
 
 const BASE = '/api/v1/targets';
@@ -261,9 +261,9 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
           {
             kind: Type.Optional(Kind),
             labels: Type.Optional(Type.String({ maxLength: 2000, description: 'name:value pairs, comma-separated; all must match.' })),
-            q: Type.Optional(Type.String({ maxLength: 255, description: 'Substring of the host name or address, case-insensitive.' })),
-            limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-            offset: Type.Integer({ minimum: 0, default: 0 }),
+            q: Type.Optional(SearchText({ maxLength: 255, description: 'Substring of the host name or address, case-insensitive.' })),
+            limit: FiniteInteger({ minimum: 1, maximum: 1000, default: 100 }),
+            offset: PageOffset,
           },
           { additionalProperties: false, patternProperties: { '^label\\.': Type.String({ maxLength: 200 }) } },
         ),
@@ -389,7 +389,7 @@ export async function targetRoutes(fastify: FastifyInstance, opts: { runtime: Ru
         description:
           'The file as `text/plain` (one target per line, `#` comments), `text/csv` (header row: `target`, optional `ports` and `schedule`, every other column a label), ' +
           '`application/json` (an array of strings or `{target, ports?, labels?, schedule?}`, or `{"content": "...", "format": "csv"}`) or `multipart/form-data` with one file. ' +
-          'At most 100,000 lines and 10 MB. Each line is reported as added, updated, duplicate or rejected with the reason; a bad line rejects only itself. ' +
+          'UTF-8 text, at most 100,000 lines and 10 MB (a file that is not UTF-8 or holds NUL bytes is refused whole). Each line is reported as added, updated, duplicate or rejected with the reason; a bad line rejects only itself. ' +
           'Existing targets get the ports and schedule the line gives and its labels merged in. `dryRun=true` reports the same without storing anything.',
         consumes: ['text/plain', 'text/csv', 'application/json', 'multipart/form-data'],
         querystring: Type.Object(

@@ -9,7 +9,7 @@ import type { TlsAssessmentSummary, TlsScanRecord, TlsTargetResult } from '../..
 import { targetKey } from '../../tls/target.js';
 import { compareAssessments } from '../../tls/compare.js';
 import { cancelOrDelete } from '../scan-lifecycle.js';
-import { IdParam, problemResponse } from '../schemas.js';
+import { FiniteInteger, IdParam, PageOffset, SearchText, problemResponse } from '../schemas.js';
 
 /* ------------------------------------------------------------------------------------------------
  * Schemas of the TLS resources (also used by routes/scan.ts and routes/domains.ts).
@@ -35,7 +35,7 @@ const TlsScanOptions = Type.Object(
     engine: Type.Optional(EngineChoice),
     sni: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Server name to send instead of each host name (a host name, not an IP).' })),
     fresh: Type.Optional(Type.Boolean({ description: 'Assess every host again, even when an assessment younger than `tls.maxAgeSeconds` is stored (default false: reuse it).' })),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000, description: 'Per-connection timeout of the engine, ms (default from config `tls.timeoutMs`).' })),
+    timeoutMs: Type.Optional(FiniteInteger({ minimum: 100, maximum: 120000, description: 'Per-connection timeout of the engine, ms (default from config `tls.timeoutMs`).' })),
   },
   { additionalProperties: false },
 );
@@ -307,9 +307,9 @@ export async function tlsScanRoutes(fastify: FastifyInstance, opts: { runtime: R
         querystring: Type.Object(
           {
             status: Type.Optional(ScanStatus),
-            portScanId: Type.Optional(Type.String({ maxLength: 64, description: 'TLS scans submitted by this port scan (option assessTls).' })),
-            limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-            offset: Type.Integer({ minimum: 0, default: 0 }),
+            portScanId: Type.Optional(SearchText({ maxLength: 64, description: 'TLS scans submitted by this port scan (option assessTls).' })),
+            limit: FiniteInteger({ minimum: 1, maximum: 500, default: 50 }),
+            offset: PageOffset,
           },
           { additionalProperties: false },
         ),
