@@ -239,6 +239,37 @@ describe('authentication and authorisation', () => {
   });
 });
 
+describe('rate limits shared through Redis', () => {
+  it('counts one key\'s requests across API replicas when REDIS_URL is set', async () => {
+    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const redisPrefix = `pctest-rl-${Date.now()}`;
+    const db = await openTestDatabase('sqlite');
+    const config = buildConfig({}, { logLevel: 'silent', redisUrl, redisPrefix });
+    const replica = async () => {
+      const runtime = await createRuntime(config, { database: db, logger: createLogger(config), metrics: createMetrics({ defaultMetrics: false }) });
+      return { runtime, app: await buildTestApp(runtime) };
+    };
+    const [one, two] = [await replica(), await replica()];
+    try {
+      const token = (await createApiKeys(one.runtime.store).create({ name: 'shared', scopes: ['read'], rateLimitPerMinute: 3 }, { kind: 'cli', id: 'cli', name: 't' })).token;
+      const statuses: number[] = [];
+      for (const app of [one.app, two.app, one.app, two.app]) statuses.push((await app.inject({ url: '/api/v1/port-scans', headers: bearer(token) })).statusCode);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+    } finally {
+      for (const r of [one, two]) {
+        await r.app.close();
+        await r.runtime.close();
+      }
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(redisUrl);
+      const keys = await redis.keys(`${redisPrefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+      await db.cleanup();
+    }
+  });
+});
+
 describe('configured access', () => {
   it('serves /metrics without a key when auth.publicMetrics is set, and answers allowed CORS origins only', async () => {
     const h = await harness({ auth: { publicMetrics: true }, server: { corsOrigins: ['https://dash.example.com'] } });
