@@ -3,11 +3,14 @@
  * 127.0.0.0/8 or to addresses the caller passes in (the netns benchmark passes its own namespace).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Runtime } from '../src/runtime/index.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -491,4 +494,423 @@ export function writeResults(name: string, markdown: string, data: unknown): voi
 /** Quoted shell form of a command line, for the results file. */
 export function shellLine(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+// ------------------------------------------------------------------------------------------------
+// Scale-out: worker processes on a shared queue and database, a mixed workload and its checks
+// (kill-test.ts, worker-scaling.ts). src/ is imported on demand, so the other benchmarks do not load it.
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A PostgreSQL database of its own, created next to the test database, migrated, dropped by `drop()`. */
+export interface ScratchDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createScratchPostgres(label: string): Promise<ScratchDatabase> {
+  const [{ sql }, { migrateToLatest, openDatabase }, { TEST_PG_URL }] = await Promise.all([import('kysely'), import('../src/store/index.js'), import('../src/testing/databases.js')]);
+  const name = `pcbench_${label}_${randomBytes(4).toString('hex')}`;
+  const admin = async (statement: ReturnType<typeof sql>): Promise<void> => {
+    const handle = openDatabase({ dataDir: '', databaseUrl: TEST_PG_URL, poolSize: 1 });
+    try {
+      await statement.execute(handle.db);
+    } finally {
+      await handle.db.destroy();
+    }
+  };
+  // FORCE: a SIGKILLed worker's connections may not be gone yet.
+  const drop = (): Promise<void> => admin(sql`drop database if exists ${sql.id(name)} with (force)`);
+  await admin(sql`create database ${sql.id(name)}`);
+  const url = new URL(TEST_PG_URL);
+  url.pathname = `/${name}`;
+  const handle = openDatabase({ dataDir: '', databaseUrl: url.href, poolSize: 1 });
+  try {
+    await migrateToLatest(handle);
+  } catch (err) {
+    await handle.db.destroy();
+    await drop();
+    throw err;
+  }
+  await handle.db.destroy();
+  return { url: url.href, drop };
+}
+
+/** Deletes every Redis key under `prefix:` (a benchmark's own prefix). */
+export async function deleteRedisKeys(prefix: string, redisUrl = REDIS_URL): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) deleted += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+/** CPU time (user + system) a live process has used so far, ms; undefined once it is gone. */
+export function procCpuMs(pid: number): number | undefined {
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const ticksPerSecond = 100;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A pino log line of a worker process. */
+export interface LogLine {
+  level: number;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+export interface WorkerProcess {
+  /** Order of start within the benchmark (replacements get new numbers). */
+  index: number;
+  pid: number;
+  proc: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Parsed JSON log lines so far (stdout); anything else is kept in `stderr()`. */
+  logs: LogLine[];
+  stderr(): string;
+}
+
+export interface WorkerSettings {
+  /** postgres://… ; without it the workers share SQLite in `dataDir`. */
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+  /** redis://… for the BullMQ queue; without it the embedded queue in the database. */
+  redisUrl?: string | undefined;
+  redisPrefix: string;
+  concurrency: number;
+  leaseMs: number;
+}
+
+/** The environment of `portcullis worker` for these settings, and nothing of the caller's PORTCULLIS_* settings. */
+export function workerEnv(s: WorkerSettings): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PORTCULLIS_') && k !== 'DATABASE_URL' && k !== 'REDIS_URL'));
+  return {
+    ...env,
+    PORTCULLIS_LOG_LEVEL: 'info',
+    PORTCULLIS_REDIS_PREFIX: s.redisPrefix,
+    PORTCULLIS_WORKER_CONCURRENCY: String(s.concurrency),
+    PORTCULLIS_JOB_LEASE_MS: String(s.leaseMs),
+    ...(s.databaseUrl !== undefined ? { DATABASE_URL: s.databaseUrl } : {}),
+    ...(s.dataDir !== undefined ? { PORTCULLIS_DATA_DIR: s.dataDir } : {}),
+    ...(s.redisUrl !== undefined ? { REDIS_URL: s.redisUrl } : {}),
+  };
+}
+
+let workerCount = 0;
+
+/** Starts `node dist/cli/main.js worker` and resolves once it logged that it is ready. */
+export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<WorkerProcess> {
+  const proc = spawn(process.execPath, [CLI, 'worker'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  liveChildren.add(proc);
+  const logs: LogLine[] = [];
+  let stderr = '';
+  let ready!: () => void;
+  const isReady = new Promise<void>((resolve) => (ready = resolve));
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    try {
+      const entry = JSON.parse(line) as LogLine;
+      logs.push(entry);
+      if (entry.msg === 'portcullis worker ready') ready();
+    } catch {
+      stderr += `${line}\n`;
+    }
+  });
+  proc.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString('utf8');
+    if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      liveChildren.delete(proc);
+      resolve({ code, signal });
+    }),
+  );
+  const worker: WorkerProcess = { index: ++workerCount, pid: proc.pid as number, proc, exited, logs, stderr: () => stderr };
+  const failed = exited.then(({ code, signal }) => {
+    throw new Error(`worker ${worker.index} exited (${code ?? signal}) before it was ready: ${stderr.slice(-2000)}`);
+  });
+  await Promise.race([isReady, failed]);
+  failed.catch(() => undefined);
+  return worker;
+}
+
+/** SIGTERM (the worker hands its running jobs back), SIGKILL after `graceMs` more. */
+export async function stopWorkerProcess(worker: WorkerProcess, graceMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (worker.proc.exitCode === null && worker.proc.signalCode === null) worker.proc.kill('SIGTERM');
+  const timer = setTimeout(() => worker.proc.kill('SIGKILL'), graceMs);
+  const exit = await worker.exited;
+  clearTimeout(timer);
+  return exit;
+}
+
+/** TLS endpoints served by a child process (bench/tls-fixture-server.ts) on 127.0.1.1 … 127.0.1.<addresses>. */
+export interface TlsEndpoints {
+  /** PEM of the test root that signed the served certificates. */
+  root: string;
+  endpoints: Array<{ name: string; host: string; port: number }>;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startTlsEndpoints(addresses: number, fixtures: readonly string[]): Promise<TlsEndpoints> {
+  // node itself (not the tsx wrapper), so `pid` is the process serving, whose CPU a benchmark can read.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/tls-fixture-server.ts', String(addresses), ...fixtures], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  liveChildren.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`TLS fixture server exited ${code}`)));
+  });
+  const { root, endpoints } = JSON.parse(line) as Pick<TlsEndpoints, 'root' | 'endpoints'>;
+  return {
+    root,
+    endpoints,
+    pid: child.pid as number,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      liveChildren.delete(child);
+    },
+  };
+}
+
+/**
+ * The mixed workload of the scale-out benchmarks: port scans of consecutive blocks from 127.1.0.0
+ * (no service detection) with a few of their addresses listening, and TLS scans of the fixture
+ * endpoints (always assessed afresh).
+ */
+export interface ScaleWorkload {
+  portScans: number;
+  /** Addresses per port scan, a power of two (one CIDR block each). */
+  addressesPerScan: number;
+  /** The ports every port scan probes; the first two are open on two addresses of each block. */
+  ports: number[];
+  tlsScans: number;
+  tlsTargetsPerScan: number;
+}
+
+export interface SubmittedWorkload {
+  portScanIds: string[];
+  tlsScanIds: string[];
+  /** `ip:port` of the listeners, per port scan id: what each scan must report open. */
+  expectedOpen: Map<string, Set<string>>;
+  listeners: Listeners[];
+  submittedMs: number;
+}
+
+function ipv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/** The listeners a port scan of block `i` must find: 2 addresses × the first 2 ports. */
+function blockListeners(w: ScaleWorkload, i: number): Array<{ ip: string; ports: number[] }> {
+  const base = ((127 << 24) >>> 0) + (1 << 16) + i * w.addressesPerScan;
+  return [1, w.addressesPerScan / 2 + 1].map((offset) => ({ ip: ipv4(base + offset), ports: w.ports.slice(0, 2) }));
+}
+
+/** `count` different ports nothing listens on, for the workload's port scans: their open ports are then exactly our listeners. */
+export async function workloadPorts(count = 4): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = await freePort(40000, 49000);
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return ports;
+}
+
+export function portScanTarget(w: ScaleWorkload, i: number): string {
+  const prefix = 32 - Math.log2(w.addressesPerScan);
+  if (!Number.isInteger(prefix)) throw new Error(`addressesPerScan must be a power of two, got ${w.addressesPerScan}`);
+  if ((i + 1) * w.addressesPerScan > 2 ** 24 - 2 ** 16) throw new Error('the port scans do not fit in 127.1.0.0-127.255.255.255');
+  return `${ipv4(((127 << 24) >>> 0) + (1 << 16) + i * w.addressesPerScan)}/${prefix}`;
+}
+
+/** Opens the listeners, then submits every scan through the product's submit functions (store + queue). */
+export async function submitWorkload(runtime: Runtime, w: ScaleWorkload, tls: TlsEndpoints): Promise<SubmittedWorkload> {
+  const { submitPortScan, submitTlsScan } = await import('../src/jobs/index.js');
+  if (w.tlsTargetsPerScan > tls.endpoints.length) throw new Error(`only ${tls.endpoints.length} TLS endpoints for ${w.tlsTargetsPerScan} targets per scan`);
+  const targets = Array.from({ length: w.portScans }, (_, i) => portScanTarget(w, i));
+  const listeners: Listeners[] = [];
+  const plans = Array.from({ length: w.portScans }, (_, i) => blockListeners(w, i));
+  for (const plan of plans) for (const l of plan) listeners.push(await listenOn(l.ip, l.ports));
+  const submittedMs = performance.now();
+  const portScanIds: string[] = [];
+  const tlsScanIds: string[] = [];
+  const expectedOpen = new Map<string, Set<string>>();
+  // Interleaved, so both kinds are in the queue from the start.
+  for (let i = 0; i < Math.max(w.portScans, w.tlsScans); i++) {
+    if (i < w.portScans) {
+      const scan = await submitPortScan(runtime, { targets: [targets[i] as string], ports: w.ports.join(','), options: { serviceDetection: false } });
+      portScanIds.push(scan.id);
+      expectedOpen.set(scan.id, new Set((plans[i] ?? []).flatMap((l) => l.ports.map((p) => `${l.ip}:${p}`))));
+    }
+    if (i < w.tlsScans) {
+      const hosts = Array.from({ length: w.tlsTargetsPerScan }, (_, k) => {
+        const e = tls.endpoints[(i * w.tlsTargetsPerScan + k) % tls.endpoints.length] as TlsEndpoints['endpoints'][number];
+        return `${e.host}:${e.port}`;
+      });
+      tlsScanIds.push((await submitTlsScan(runtime, { hosts, options: { fresh: true } })).id);
+    }
+  }
+  return { portScanIds, tlsScanIds, expectedOpen, listeners, submittedMs };
+}
+
+export interface ScanOutcome {
+  id: string;
+  kind: 'port' | 'tls';
+  status: string;
+  error: string | undefined;
+  job: { state: string; attemptsMade: number; maxAttempts: number; error: string | undefined } | undefined;
+}
+
+/** Every scan of the workload as stored now, with its queue job. */
+export async function scanOutcomes(runtime: Runtime, submitted: SubmittedWorkload): Promise<ScanOutcome[]> {
+  const { portScanJobId, tlsScanJobId } = await import('../src/jobs/index.js');
+  const job = async (jobId: string): Promise<ScanOutcome['job']> => {
+    const info = await runtime.queue.get(jobId);
+    return info && { state: info.state, attemptsMade: info.attemptsMade, maxAttempts: info.maxAttempts, error: info.error };
+  };
+  const ports = submitted.portScanIds.map(async (id): Promise<ScanOutcome> => {
+    const scan = await runtime.store.portScans.get(id);
+    return { id, kind: 'port', status: scan?.status ?? 'missing', error: scan?.error?.message, job: await job(portScanJobId(id)) };
+  });
+  const tls = submitted.tlsScanIds.map(async (id): Promise<ScanOutcome> => {
+    const scan = await runtime.store.tlsAssessments.getScan(id);
+    return { id, kind: 'tls', status: scan?.status ?? 'missing', error: scan?.error?.message, job: await job(tlsScanJobId(id)) };
+  });
+  return Promise.all([...ports, ...tls]);
+}
+
+export const isUnfinished = (o: ScanOutcome): boolean => o.status === 'queued' || o.status === 'running';
+
+/** Scans of the workload still queued or running: two queries, so polling stays cheap next to the workers. */
+async function unfinishedScans(runtime: Runtime, submitted: SubmittedWorkload): Promise<Array<{ id: string; kind: 'port' | 'tls' }>> {
+  const { sql } = await import('kysely');
+  const db = runtime.store.handle.db;
+  const select = async (table: string, ids: string[], kind: 'port' | 'tls') =>
+    ids.length === 0
+      ? []
+      : (await sql<{ id: string }>`select id from ${sql.table(table)} where id in (${sql.join(ids)}) and status in ('queued', 'running')`.execute(db)).rows.map((r) => ({ id: r.id, kind }));
+  return [...(await select('port_scans', submitted.portScanIds, 'port')), ...(await select('tls_scans', submitted.tlsScanIds, 'tls'))];
+}
+
+/** Polls until every scan of the workload finished or its job did (a job failed under a scan left running), or the deadline passes. */
+export async function waitForWorkload(runtime: Runtime, submitted: SubmittedWorkload, timeoutMs: number, pollMs = 250): Promise<{ outcomes: ScanOutcome[]; finishedMs: number; timedOut: boolean }> {
+  const { portScanJobId, tlsScanJobId } = await import('../src/jobs/index.js');
+  const started = performance.now();
+  let jobsCheckedAt = started;
+  for (;;) {
+    const unfinished = await unfinishedScans(runtime, submitted);
+    const now = performance.now();
+    let settled = unfinished.length === 0;
+    // A scan left running by a job that failed never finishes: look at the jobs now and then.
+    if (!settled && now - jobsCheckedAt > 2000) {
+      jobsCheckedAt = now;
+      const jobs = await Promise.all(unfinished.map((u) => runtime.queue.get(u.kind === 'port' ? portScanJobId(u.id) : tlsScanJobId(u.id))));
+      settled = jobs.every((j) => j !== undefined && j.state !== 'waiting' && j.state !== 'active');
+    }
+    if (settled || now - started > timeoutMs) return { outcomes: await scanOutcomes(runtime, submitted), finishedMs: now, timedOut: !settled };
+    await sleep(pollMs);
+  }
+}
+
+/** What the stored results of the workload look like: duplicates and gaps must be 0. */
+export interface WorkloadIntegrity {
+  /** port_results rows sharing (scan, ip, protocol, port) beyond the first. */
+  duplicatePortRows: number;
+  /** scan_hosts rows sharing (scan, ip) beyond the first. */
+  duplicateHostRows: number;
+  /** tls_assessments rows sharing (scan, host, port) beyond the first. */
+  duplicateTlsAssessments: number;
+  /** tls_scan_targets rows sharing (scan, host, port) beyond the first. */
+  duplicateTlsTargets: number;
+  /** Finished scans missing something: hosts, targets, an answer for a target, an expected open port. */
+  gaps: string[];
+  /** Open ports stored that no listener of ours explains (another process's wildcard listener). */
+  unexpectedOpen: string[];
+  rows: { hosts: number; ports: number; tlsAssessments: number; tlsTargets: number };
+}
+
+export async function checkWorkload(runtime: Runtime, submitted: SubmittedWorkload): Promise<WorkloadIntegrity> {
+  const { sql } = await import('kysely');
+  const db = runtime.store.handle.db;
+  const count = async (query: ReturnType<typeof sql>): Promise<number> => Number(((await query.execute(db)).rows[0] as { n: number | string }).n);
+  const portIds = submitted.portScanIds.length > 0 ? submitted.portScanIds : [''];
+  const tlsIds = submitted.tlsScanIds.length > 0 ? submitted.tlsScanIds : [''];
+  const inPort = sql`(${sql.join(portIds)})`;
+  const inTls = sql`(${sql.join(tlsIds)})`;
+  const surplus = (table: string, keys: string, scans: typeof inPort) =>
+    count(sql`select coalesce(sum(n - 1), 0) as n from (select count(*) as n from ${sql.table(table)} where scan_id in ${scans} group by ${sql.raw(keys)} having count(*) > 1) d`);
+  const integrity: WorkloadIntegrity = {
+    duplicatePortRows: await surplus('port_results', 'scan_id, ip, protocol, port', inPort),
+    duplicateHostRows: await surplus('scan_hosts', 'scan_id, ip', inPort),
+    duplicateTlsAssessments: await surplus('tls_assessments', 'scan_id, host, port', inTls),
+    duplicateTlsTargets: await surplus('tls_scan_targets', 'scan_id, host, port', inTls),
+    gaps: [],
+    unexpectedOpen: [],
+    rows: {
+      hosts: await count(sql`select count(*) as n from scan_hosts where scan_id in ${inPort}`),
+      ports: await count(sql`select count(*) as n from port_results where scan_id in ${inPort}`),
+      tlsAssessments: await count(sql`select count(*) as n from tls_assessments where scan_id in ${inTls}`),
+      tlsTargets: await count(sql`select count(*) as n from tls_scan_targets where scan_id in ${inTls}`),
+    },
+  };
+  const portScans = await sql<{ id: string; address_count: number | string; hosts_done: number | string; stored: number | string }>`
+    select s.id, s.address_count, s.hosts_done, (select count(*) from scan_hosts h where h.scan_id = s.id) as stored
+      from port_scans s where s.id in ${inPort} and s.status = 'done'`.execute(db);
+  for (const s of portScans.rows) {
+    if (Number(s.stored) !== Number(s.address_count) || Number(s.hosts_done) !== Number(s.address_count)) {
+      integrity.gaps.push(`port scan ${s.id} done with ${s.stored} hosts stored (hosts_done ${s.hosts_done}) of ${s.address_count}`);
+    }
+  }
+  const done = new Set(portScans.rows.map((s) => s.id));
+  const open = await sql<{ scan_id: string; ip: string; port: number }>`select scan_id, ip, port from port_results where scan_id in ${inPort} and state = 'open'`.execute(db);
+  const openByScan = new Map<string, Set<string>>();
+  for (const r of open.rows) {
+    const key = `${r.ip}:${r.port}`;
+    openByScan.set(r.scan_id, (openByScan.get(r.scan_id) ?? new Set()).add(key));
+    if (!submitted.expectedOpen.get(r.scan_id)?.has(key)) integrity.unexpectedOpen.push(`${r.scan_id} ${key}`);
+  }
+  for (const id of done) {
+    for (const key of submitted.expectedOpen.get(id) ?? []) if (!openByScan.get(id)?.has(key)) integrity.gaps.push(`port scan ${id} done without the open port ${key}`);
+  }
+  const tlsScans = await sql<{ id: string; progress_total: number | string; stored: number | string; unanswered: number | string; dangling: number | string }>`
+    select s.id, s.progress_total,
+           (select count(*) from tls_scan_targets t where t.scan_id = s.id) as stored,
+           (select count(*) from tls_scan_targets t where t.scan_id = s.id and t.assessment_id is null and t.error is null) as unanswered,
+           (select count(*) from tls_scan_targets t where t.scan_id = s.id and t.assessment_id is not null
+              and not exists (select 1 from tls_assessments a where a.id = t.assessment_id)) as dangling
+      from tls_scans s where s.id in ${inTls} and s.status = 'done'`.execute(db);
+  for (const s of tlsScans.rows) {
+    if (Number(s.stored) !== Number(s.progress_total)) integrity.gaps.push(`TLS scan ${s.id} done with ${s.stored} of ${s.progress_total} targets stored`);
+    if (Number(s.unanswered) > 0) integrity.gaps.push(`TLS scan ${s.id} done with ${s.unanswered} targets neither assessed nor failed`);
+    if (Number(s.dangling) > 0) integrity.gaps.push(`TLS scan ${s.id} done with ${s.dangling} targets pointing at no stored assessment`);
+  }
+  return integrity;
+}
+
+/** A small seeded PRNG (mulberry32), so a benchmark's random choices can be replayed with its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

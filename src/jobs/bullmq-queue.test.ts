@@ -45,8 +45,8 @@ async function openFixture(options: Partial<BullmqQueueOptions> = {}) {
   const prefix = `pctest-${randomUUID()}`;
   const logger = recordingLogger();
   const queues: BullmqQueue[] = [];
-  const open = (): BullmqQueue => {
-    const q = new BullmqQueue({ redisUrl: REDIS_URL, prefix, logger, ...FAST, ...options });
+  const open = (more: Partial<BullmqQueueOptions> = {}): BullmqQueue => {
+    const q = new BullmqQueue({ redisUrl: REDIS_URL, prefix, logger, ...FAST, ...options, ...more });
     queues.push(q);
     return q;
   };
@@ -66,7 +66,7 @@ queueContract('BullmqQueue (Redis)', async () => {
   const f = await openFixture();
   return {
     queue: f.queue,
-    restart: async () => f.open(),
+    restart: async (options) => f.open(options),
     crash: async (queue) => (queue as BullmqQueue).crash(),
     cleanup: f.cleanup,
   };

@@ -6,6 +6,7 @@ import { type QueueLogger, FINISHED_STATES, MAX_TIMER_MS, abortError, checkInteg
 import {
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF,
+  DEFAULT_MAX_LOST_RUNS,
   type EnqueueOptions,
   type JobContext,
   type JobHandler,
@@ -25,9 +26,12 @@ import {
  *   An index hash (job id → kind) finds a job from its id alone and makes caller-chosen ids unique
  *   across kinds, as in the embedded queue.
  * - **Leases** are BullMQ locks (`lockDuration` = `leaseMs`, renewed at half of it); a worker whose
- *   process died loses its jobs to the stalled check of any other worker. Stalls never fail a job by
- *   themselves (`maxStalledCount` is unlimited): every start counts as an attempt (`attemptsStarted`),
- *   and a job started more often than its attempts allow is failed with "worker lost the job N times".
+ *   process died loses its jobs to the stalled check of any other worker, which counts the loss in the
+ *   job (`stalledCounter`). A lost run is not a failure and uses up no attempt (BullMQ's own retry
+ *   decision counts failures only, `attemptsMade`); a job lost more than `maxLostRuns` times is failed
+ *   with "worker lost the job N times" when it is next taken (BullMQ's `maxStalledCount` is unlimited,
+ *   so the count and the message are ours). The run number given to handlers counts every start that
+ *   was not handed back (`attemptsStarted` minus hand-backs).
  * - **Hand-back** on worker close moves the job back to waiting (`job.moveToWait`) and records it in a
  *   hash, so the attempt is given back.
  * - **Cancellation**: BullMQ has no cancelled state. A waiting job is removed and a snapshot kept in a
@@ -52,6 +56,8 @@ export interface BullmqQueueOptions {
   leaseMs?: number;
   /** How often waiters and workers re-read state that pub/sub normally pushes; default 500 ms. */
   pollMs?: number;
+  /** A job lost with its worker more often than this fails instead of running again; default DEFAULT_MAX_LOST_RUNS. */
+  maxLostRuns?: number;
   logger?: QueueLogger;
 }
 
@@ -111,8 +117,13 @@ function unwrapProgress(progress: unknown): unknown {
   return typeof progress === 'object' && progress !== null && 'value' in progress ? (progress as WrappedProgress).value : undefined;
 }
 
+/** Runs the job may have now: its attempts, plus one for each run lost with its worker. */
+function runsAllowed(job: BullJob): number {
+  return (job.opts.attempts ?? DEFAULT_ATTEMPTS) + job.stalledCounter;
+}
+
 function toJobInfo(id: string, job: BullJob, state: JobState, extra: { cancelRequested: boolean; handBacks: number }): JobInfo {
-  const maxAttempts = job.opts.attempts ?? DEFAULT_ATTEMPTS;
+  const maxAttempts = runsAllowed(job);
   return {
     id,
     kind: job.name,
@@ -135,6 +146,7 @@ export class BullmqQueue implements JobQueue {
   readonly prefix: string;
   readonly leaseMs: number;
   readonly pollMs: number;
+  readonly maxLostRuns: number;
 
   readonly #client: Redis;
   readonly #logger: QueueLogger;
@@ -151,6 +163,8 @@ export class BullmqQueue implements JobQueue {
     this.prefix = options.prefix ?? 'portcullis';
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? 500;
+    this.maxLostRuns = options.maxLostRuns ?? DEFAULT_MAX_LOST_RUNS;
+    checkInteger('maxLostRuns', this.maxLostRuns, 0);
     this.#logger = options.logger ?? defaultQueueLogger;
     if (this.queueName.includes(':') || this.prefix.includes(':')) throw new RangeError('queueName and prefix must not contain ":"');
     // maxRetriesPerRequest: null is what BullMQ requires of connections its workers use.
@@ -505,12 +519,12 @@ export class BullmqQueue implements JobQueue {
         this.#client.sismember(this.#key('cancel-requested'), id),
         this.#client.hget(this.#key('hand-backs'), id),
       ]);
-      const maxAttempts = bullJob.opts.attempts ?? DEFAULT_ATTEMPTS;
+      const maxAttempts = runsAllowed(bullJob);
       const attempt = bullJob.attemptsStarted - Number(handBacks ?? 0);
-      // Runs that neither finished nor were handed back: their worker died.
-      const lost = attempt - 1 - bullJob.attemptsMade;
+      // Runs that neither finished nor were handed back: the stalled check took them from a dead worker.
+      const lost = bullJob.stalledCounter;
       if (requested === 1) return await this.#endCancelled(id);
-      if (attempt > maxAttempts) throw new BullUnrecoverableError(`worker lost the job ${lost} time${lost === 1 ? '' : 's'}`);
+      if (lost > this.maxLostRuns) throw new BullUnrecoverableError(`worker lost the job ${lost} time${lost === 1 ? '' : 's'}`);
       if (lost > 0) this.#logger.warn({ queue: this.queueName, jobId: id, kind: w.kind, attempt }, `worker lost the job ${lost} time${lost === 1 ? '' : 's'}; running it again`);
 
       const ctx: JobContext = {

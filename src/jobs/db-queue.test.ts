@@ -72,7 +72,7 @@ describe.each(TEST_DIALECTS)('DatabaseQueue on %s', (dialect) => {
     const f = await openFixture(dialect);
     return {
       queue: f.queue,
-      restart: async () => f.open(f.t.reopen()),
+      restart: async (options) => f.open(f.t.reopen(), options),
       crash: async (queue) => (queue as DatabaseQueue).crash(),
       cleanup: f.cleanup,
     };
@@ -135,11 +135,13 @@ describe.each(TEST_DIALECTS)('DatabaseQueue on %s', (dialect) => {
       expect(f.logger.warnings.some((w) => w.includes('lost the lease'))).toBe(true);
     });
 
-    it('recovers expired leases: back to waiting with an attempt used, or failed with "worker lost the job N times"', async () => {
-      f = await openFixture(dialect);
+    it('recovers expired leases: back to waiting without using up an attempt, or failed with "worker lost the job N times" past maxLostRuns', async () => {
+      f = await openFixture(dialect, { maxLostRuns: 1 });
       const past = new Date(Date.now() - 1000).toISOString();
-      const retried = await f.queue.enqueue('orphan', 'retried', { attempts: 3 });
-      const exhausted = await f.queue.enqueue('orphan', 'exhausted', { attempts: 2 });
+      // On its only attempt: a lost run is not a failure, so it runs again.
+      const retried = await f.queue.enqueue('orphan', 'retried', { attempts: 1 });
+      // Lost once before: this second loss is one more than maxLostRuns allows, attempts left or not.
+      const exhausted = await f.queue.enqueue('orphan', 'exhausted', { attempts: 3 });
       const cancelled = await f.queue.enqueue('orphan', 'cancelled', { attempts: 3 });
       // As a dead process leaves them: active, leased by a worker that no longer renews.
       await f.t.db.updateTable('jobs').set({ state: 'active', attempts_made: 1, lease_owner: 'dead', lease_until: past }).where('id', '=', retried.id).execute();
@@ -164,7 +166,7 @@ describe.each(TEST_DIALECTS)('DatabaseQueue on %s', (dialect) => {
         },
         { concurrency: 2 },
       );
-      expect(await f.queue.waitUntilFinished(retried.id, 5000)).toMatchObject({ state: 'completed', attemptsMade: 2, result: 'recovered' });
+      expect(await f.queue.waitUntilFinished(retried.id, 5000)).toMatchObject({ state: 'completed', attemptsMade: 2, maxAttempts: 2, result: 'recovered' });
       expect(await f.queue.waitUntilFinished(exhausted.id, 5000)).toMatchObject({ state: 'failed', attemptsMade: 2, error: 'worker lost the job 2 times' });
       expect(await f.queue.waitUntilFinished(cancelled.id, 5000)).toMatchObject({ state: 'cancelled' });
       expect(ran).toEqual(['retried#2']);

@@ -5,6 +5,7 @@ import {
   type BackoffOptions,
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF,
+  DEFAULT_MAX_LOST_RUNS,
   type EnqueueOptions,
   type JobContext,
   type JobHandler,
@@ -43,9 +44,10 @@ export type { QueueLogger } from './queue-support.js';
  *   state change a worker makes is guarded by `lease_owner = <this instance>`, so a job taken over by
  *   someone else is never finished twice.
  * - **Crash recovery:** a job whose lease ran out (its process died) goes back to waiting, checked at
- *   worker start and on every poll. The lost run counts as an attempt already made (the handler may
- *   have done anything before dying, and a job that kills its worker every time must not loop
- *   forever); when no attempt is left it fails with "worker lost the job N times".
+ *   worker start and on every poll. `attempts_made` counts every claim and `lost_count` the runs lost
+ *   so: a lost run is not a failure and uses up no attempt (failures are `attempts_made - lost_count`),
+ *   but a job lost more than `maxLostRuns` times fails with "worker lost the job N times", so one that
+ *   kills its worker every time does not loop forever.
  * - **Delivery is at-least-once**; handlers must be idempotent.
  * - Lease times come from each host's clock: hosts sharing a database need roughly synchronised clocks
  *   (skew well under `leaseMs`).
@@ -61,6 +63,8 @@ export interface DatabaseQueueOptions {
   leaseMs?: number;
   /** How often idle workers look for due jobs (enqueues in this process wake them at once); default 500 ms. */
   pollMs?: number;
+  /** A job whose lease expired more often than this fails instead of running again; default DEFAULT_MAX_LOST_RUNS. */
+  maxLostRuns?: number;
   logger?: QueueLogger;
 }
 
@@ -106,6 +110,11 @@ function parseJson(text: string | null): unknown {
   return text === null ? undefined : JSON.parse(text);
 }
 
+/** Runs the job may have now: its attempts, plus one for each run lost with its worker. */
+function runsAllowed(row: Pick<JobRow, 'max_attempts' | 'lost_count'>): number {
+  return Number(row.max_attempts) + Number(row.lost_count);
+}
+
 function toJobInfo<P = unknown, R = unknown>(row: JobRow): JobInfo<P, R> {
   return {
     id: row.id,
@@ -113,7 +122,7 @@ function toJobInfo<P = unknown, R = unknown>(row: JobRow): JobInfo<P, R> {
     payload: JSON.parse(row.payload) as P,
     state: row.state as JobState,
     attemptsMade: Number(row.attempts_made),
-    maxAttempts: Number(row.max_attempts),
+    maxAttempts: runsAllowed(row),
     progress: parseJson(row.progress),
     result: parseJson(row.result) as R | undefined,
     error: row.error ?? undefined,
@@ -133,6 +142,7 @@ export class DatabaseQueue implements JobQueue {
   readonly queueName: string;
   readonly leaseMs: number;
   readonly pollMs: number;
+  readonly maxLostRuns: number;
   /** Names this instance's leases in `jobs.lease_owner`. */
   readonly owner: string = randomUUID();
 
@@ -153,9 +163,11 @@ export class DatabaseQueue implements JobQueue {
     this.queueName = options.queueName ?? 'default';
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? 500;
+    this.maxLostRuns = options.maxLostRuns ?? DEFAULT_MAX_LOST_RUNS;
     this.#logger = options.logger ?? defaultQueueLogger;
     checkDuration('leaseMs', this.leaseMs, 30);
     checkDuration('pollMs', this.pollMs, 1);
+    checkInteger('maxLostRuns', this.maxLostRuns, 0);
   }
 
   get #db() {
@@ -496,12 +508,12 @@ export class DatabaseQueue implements JobQueue {
     return this.#recovery;
   }
 
-  /** Active jobs whose lease ran out: their worker died. Back to waiting, or failed when out of attempts. */
+  /** Active jobs whose lease ran out: their worker died. Back to waiting, or failed when lost too often. */
   async #recoverExpired(): Promise<void> {
     const now = iso(Date.now());
     const expired = await this.#db
       .selectFrom('jobs')
-      .select(['id', 'kind', 'attempts_made', 'max_attempts', 'lost_count', 'cancel_requested', 'lease_owner', 'lease_until'])
+      .select(['id', 'kind', 'attempts_made', 'lost_count', 'cancel_requested', 'lease_owner', 'lease_until'])
       .where('queue', '=', this.queueName)
       .where('state', '=', 'active')
       .where('lease_until', '<', now)
@@ -509,7 +521,7 @@ export class DatabaseQueue implements JobQueue {
     for (const job of expired) {
       const lost = Number(job.lost_count) + 1;
       const message = `worker lost the job ${lost} time${lost === 1 ? '' : 's'}`;
-      const state: JobState = Number(job.cancel_requested) !== 0 ? 'cancelled' : Number(job.attempts_made) >= Number(job.max_attempts) ? 'failed' : 'waiting';
+      const state: JobState = Number(job.cancel_requested) !== 0 ? 'cancelled' : lost > this.maxLostRuns ? 'failed' : 'waiting';
       const finished = state !== 'waiting';
       // Compare-and-set on lease_until: if the owner renewed meanwhile, it is alive and keeps the job.
       const result = await this.#db
@@ -594,7 +606,7 @@ export class DatabaseQueue implements JobQueue {
         kind: row.kind,
         payload: JSON.parse(row.payload) as unknown,
         attempt: Number(row.attempts_made),
-        maxAttempts: Number(row.max_attempts),
+        maxAttempts: runsAllowed(row),
         signal: job.controller.signal,
         updateProgress: (progress) => this.#updateProgress(job, progress),
       };
@@ -642,10 +654,11 @@ export class DatabaseQueue implements JobQueue {
       update = { ...released, state: 'completed', result: resultJson, error: null, finished_at: now, dedupe_key: null };
     } else {
       const message = errorMessage(outcome.error);
-      if (unserialisable || isUnrecoverable(outcome.error) || attemptsMade >= Number(row.max_attempts)) {
+      if (unserialisable || isUnrecoverable(outcome.error) || attemptsMade >= runsAllowed(row)) {
         update = { ...released, state: 'failed', error: message, finished_at: now, dedupe_key: null };
       } else {
-        retryInMs = backoffDelay(JSON.parse(row.backoff) as BackoffOptions, attemptsMade);
+        // Lost runs were not failures: the delay grows with the failures alone.
+        retryInMs = backoffDelay(JSON.parse(row.backoff) as BackoffOptions, attemptsMade - Number(row.lost_count));
         update = { ...released, state: 'waiting', error: message, run_at: iso(nowMs + retryInMs) };
       }
     }

@@ -14,9 +14,9 @@ export interface QueueContractFixture {
   /**
    * Another instance on the same backend, as a second process would open it (its own connections and
    * worker identity). Used as "the other worker" and as "the process after a restart". Tests needing it
-   * are skipped without it.
+   * are skipped without it. `maxLostRuns` configures that instance's limit on runs lost with their worker.
    */
-  restart?: () => Promise<JobQueue>;
+  restart?: (options?: { maxLostRuns?: number }) => Promise<JobQueue>;
   /**
    * Kills `queue` the way SIGKILL would: its workers stop at once and nothing is written back, so its
    * running jobs stay active until their lease expires. Crash tests are skipped without it.
@@ -575,14 +575,14 @@ export function queueContract(name: string, makeQueue: QueueFactory): void {
       expect((await restarted.get(job.id))?.state).toBe('completed');
     });
 
-    it('fails a job whose worker died on its last attempt, without running it again', async (ctx) => {
+    it('runs a job whose worker died on its last attempt again: a lost run uses up no attempt, a failure still does', async (ctx) => {
       if (!f.restart || !f.crash) return ctx.skip();
-      let runs = 0;
+      const runs: Array<[number, number]> = [];
       const started = latch();
       queue.process(
         'fragile',
         async (job) => {
-          runs++;
+          runs.push([job.attempt, job.maxAttempts]);
           started.resolve();
           await aborted(job.signal);
         },
@@ -594,15 +594,44 @@ export function queueContract(name: string, makeQueue: QueueFactory): void {
       const restarted = await f.restart();
       restarted.process(
         'fragile',
-        async () => {
-          runs++;
+        async (job2) => {
+          runs.push([job2.attempt, job2.maxAttempts]);
+          throw new Error('a real failure');
         },
         { concurrency: 1 },
       );
       const done = await restarted.waitUntilFinished(job.id, WAIT_MS);
-      expect(done).toMatchObject({ state: 'failed', attemptsMade: 1 });
-      expect(done.error).toBeTruthy();
-      expect(runs).toBe(1);
+      expect(done).toMatchObject({ state: 'failed', attemptsMade: 2, maxAttempts: 2, error: 'a real failure' });
+      // The second run is the last: the lost one gave its attempt back, the failure used it.
+      expect(runs).toEqual([
+        [1, 1],
+        [2, 2],
+      ]);
+    });
+
+    it('fails a job lost with its worker more than maxLostRuns times, without running it again', async (ctx) => {
+      if (!f.restart || !f.crash) return ctx.skip();
+      let runs = 0;
+      const killsItsWorker = (started: Latch) => async (job: JobContext) => {
+        runs++;
+        started.resolve();
+        await aborted(job.signal);
+      };
+      const job = await queue.enqueue('poison', {}, { attempts: 3 });
+      let current = queue;
+      // Lost once (allowed), then again (one more than allowed).
+      for (let loss = 1; loss <= 2; loss++) {
+        const started = latch();
+        current.process('poison', killsItsWorker(started), { concurrency: 1 });
+        await started.promise;
+        await f.crash(current);
+        current = await f.restart({ maxLostRuns: 1 });
+      }
+      current.process('poison', async () => void runs++, { concurrency: 1 });
+      const done = await current.waitUntilFinished(job.id, WAIT_MS);
+      expect(done).toMatchObject({ state: 'failed', error: 'worker lost the job 2 times' });
+      await sleep(300);
+      expect(runs).toBe(2);
     });
   });
 }

@@ -15,7 +15,10 @@ export interface BackoffOptions {
 export interface EnqueueOptions {
   /** Do not start before this many milliseconds from now. */
   delayMs?: number;
-  /** Total attempts including the first; default 3. */
+  /**
+   * Runs that may fail, including the first; default 3. A run lost with its worker (the process died
+   * or stopped renewing its lease) is not a failure and does not use one up.
+   */
   attempts?: number;
   backoff?: BackoffOptions;
   /** Higher runs first among due jobs; default 0. */
@@ -37,7 +40,9 @@ export interface JobInfo<P = unknown, R = unknown> {
   kind: string;
   payload: P;
   state: JobState;
+  /** Runs started and not handed back, lost ones included. */
   attemptsMade: number;
+  /** As `JobContext.maxAttempts`: `attempts` plus the runs lost so far. */
   maxAttempts: number;
   progress: unknown;
   result: R | undefined;
@@ -53,9 +58,12 @@ export interface JobContext<P = unknown> {
   id: string;
   kind: string;
   payload: P;
-  /** 1 for the first attempt. */
+  /** 1 for the first run; every run counts, one lost with its worker too. */
   attempt: number;
-  /** Attempts the job may use in all; `attempt === maxAttempts` is the last one. */
+  /**
+   * Runs the job may have in all: its `attempts`, plus one for each run lost with its worker (see
+   * `DEFAULT_MAX_LOST_RUNS`). `attempt === maxAttempts` is the last one: if it fails, the job fails.
+   */
   maxAttempts: number;
   /** Aborted when the job is cancelled or the worker shuts down; handlers stop promptly. */
   signal: AbortSignal;
@@ -109,4 +117,12 @@ export function backoffDelay(backoff: BackoffOptions, failedAttempts: number): n
 }
 
 export const DEFAULT_ATTEMPTS = 3;
+/**
+ * A job lost with its worker more often than this fails ("worker lost the job N times") instead of
+ * running again. Losses have their own budget, apart from `attempts`: a worker killed by a deploy, a
+ * node failure or a neighbour's memory is not the job failing, and a long job running through many
+ * such kills must not fail for them (the kill test lost one job 9 times in 19 kills; a job is lost at
+ * most once per dead process); but a job that kills every worker that runs it must still end.
+ */
+export const DEFAULT_MAX_LOST_RUNS = 25;
 export const DEFAULT_BACKOFF: BackoffOptions = { type: 'exponential', delayMs: 1000 };
