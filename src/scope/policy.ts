@@ -272,8 +272,9 @@ export function describeDenial(denial: Denial): string {
   const { value, rule, reason } = denial;
   if (reason.startsWith(OUTSIDE_ALLOW_LIST)) {
     const detail = reason.slice(OUTSIDE_ALLOW_LIST.length).replace(/^: /, '');
-    if (detail === '') return `${value} is outside the scope allow-list (${ALLOW_LIST_RULE}), so it may not be scanned`;
-    return `${value} is not entirely inside the scope allow-list (${ALLOW_LIST_RULE}): ${detail}, so it may not be scanned`;
+    // The rule names whose allow-list it is: the server's (scope.allow) or the calling key's.
+    if (detail === '') return `${value} is outside the scope allow-list (${rule}), so it may not be scanned`;
+    return `${value} is not entirely inside the scope allow-list (${rule}): ${detail}, so it may not be scanned`;
   }
   const userDeny = reason === DENY_LIST;
   const ruleRange = rangeOf(rule);

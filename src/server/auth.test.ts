@@ -171,7 +171,7 @@ describe('authentication and authorisation', () => {
     const before = (await h.app.inject({ url: '/api/v1/port-scans?limit=1' })).json().total;
     const refused = await h.app.inject({ method: 'POST', url: '/api/v1/port-scans', payload: { targets: ['127.0.0.3'], ports: '1' }, headers: bearer(narrow) });
     expect(refused.statusCode).toBe(403);
-    expect(refused.json()).toMatchObject({ code: 'scope.denied' });
+    expect(refused.json()).toMatchObject({ code: 'scope.denied', detail: expect.stringContaining('outside the scope allow-list (API key allow-list)') });
     const tls = await h.app.inject({ method: 'POST', url: '/api/v1/tls-scans', payload: { hosts: ['app.test'] }, headers: bearer(narrow) });
     expect(tls.json()).toMatchObject({ code: 'scope.denied' });
     expect((await h.app.inject({ url: '/api/v1/port-scans?limit=1' })).json().total).toBe(before);

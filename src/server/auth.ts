@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import { type OidcVerifier, createOidcVerifier, looksLikeJwt } from '../auth/oidc.js';
 import { type Principal, type Scope, hasScope } from '../auth/principal.js';
 import { narrowPolicy } from '../auth/scope.js';
-import { type ApiKeys, createApiKeys } from '../auth/service.js';
+import { createApiKeys } from '../auth/service.js';
 import type { Runtime } from '../runtime/index.js';
 import type { ScopePolicy } from '../scope/index.js';
 import { PortcullisError } from '../shared/errors.js';
@@ -63,7 +63,7 @@ export interface AuthOptions {
 }
 
 /** Installs authentication, authorisation, rate limits and the audit log on the root instance. */
-export async function registerAuth(app: FastifyInstance, runtime: Runtime, options: AuthOptions = {}): Promise<ApiKeys> {
+export async function registerAuth(app: FastifyInstance, runtime: Runtime, options: AuthOptions = {}): Promise<void> {
   const { config, store, logger } = runtime;
   const keys = createApiKeys(store);
   const oidcConfig = config.auth.oidc;
@@ -135,8 +135,6 @@ export async function registerAuth(app: FastifyInstance, runtime: Runtime, optio
     }
     return payload;
   });
-
-  return keys;
 }
 
 /** The `id` of what a successful request answered with (the scan, target or key it created). */
