@@ -75,7 +75,7 @@ export async function registerAuth(app: FastifyInstance, runtime: Runtime, optio
     route.config = { ...route.config, access: route.config?.access ?? defaultAccess(route, config.auth.publicMetrics) };
     const access = route.config.access;
     if (route.schema === undefined || route.schema.hide === true) return;
-    const schema = route.schema as { security?: unknown; description?: string; summary?: string };
+    const schema = route.schema as { security?: unknown; description?: string };
     if (access === 'public') {
       schema.security = [];
     } else if (access !== undefined) {
