@@ -4,7 +4,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PortScanOptions } from '../shared/model.js';
 import type { Connector, ProbeOutcome } from './connect.js';
-import { FdBudget, defaultFdBudget, parseFdLimit } from './fd-budget.js';
+import { createConnectionBudget } from './fd-budget.js';
 import { PortScanFatalError, hostGroupSize, scanPorts, type ScanPortsRequest } from './scanner.js';
 import type { HostScanResult, ScanProgressEvent } from './types.js';
 
@@ -65,28 +65,37 @@ const closed = (rttMs = 1): ProbeOutcome => ({ kind: 'reply', state: 'closed', r
 const open = (rttMs = 1): ProbeOutcome => ({ kind: 'reply', state: 'open', reason: 'syn-ack', rttMs });
 const drop: ProbeOutcome = { kind: 'drop' };
 
-/** A connector that answers from a script, counts attempts per (ip, port) and samples probes in flight. */
+/**
+ * A connector that answers from a script, counts attempts per (ip, port) and samples probes in flight,
+ * in all (`inFlight`) and to the probe's address (`hostInFlight`), each probe included.
+ */
 function simulate(behave: Behaviour) {
   const attempts = new Map<string, number>();
-  const calls: Array<{ ip: string; port: number; attempt: number; inFlight: number; timeoutMs: number; at: number }> = [];
+  const calls: Array<{ ip: string; port: number; attempt: number; inFlight: number; hostInFlight: number; timeoutMs: number; at: number }> = [];
   const aborted: string[] = [];
   let inFlight = 0;
+  const inFlightTo = new Map<string, number>();
   const seenSignals = new WeakSet<AbortSignal>();
   const connector: Connector = (ip, port, timeoutMs, signal) => {
     const key = `${ip}:${port}`;
     const attempt = attempts.get(key) ?? 0;
     attempts.set(key, attempt + 1);
     inFlight++;
-    calls.push({ ip, port, attempt, inFlight, timeoutMs, at: performance.now() });
+    const hostInFlight = (inFlightTo.get(ip) ?? 0) + 1;
+    inFlightTo.set(ip, hostInFlight);
+    calls.push({ ip, port, attempt, inFlight, hostInFlight, timeoutMs, at: performance.now() });
     const { after, outcome } = behave(ip, port, attempt, timeoutMs);
     const delay = after ?? (outcome.kind === 'drop' ? timeoutMs : 1);
     return new Promise<ProbeOutcome>((resolve) => {
       let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
+      const settle = (result: ProbeOutcome): void => {
         settled = true;
         inFlight--;
-        resolve(outcome);
+        inFlightTo.set(ip, inFlightTo.get(ip)! - 1);
+        resolve(result);
+      };
+      const timer = setTimeout(() => {
+        if (!settled) settle(outcome);
       }, delay);
       if (signal !== undefined) {
         if (!seenSignals.has(signal)) {
@@ -97,11 +106,9 @@ function simulate(behave: Behaviour) {
           'abort',
           () => {
             if (settled) return;
-            settled = true;
             clearTimeout(timer);
-            inFlight--;
             aborted.push(key);
-            resolve({ kind: 'aborted' });
+            settle({ kind: 'aborted' });
           },
           { once: true },
         );
@@ -359,6 +366,47 @@ describe('scanPorts on a simulated network', () => {
     expect(Math.max(...sim.calls.map((c) => c.inFlight))).toBe(5);
   });
 
+  it('keeps two scans sharing a connection budget within it in total, and both complete', async () => {
+    const sim = simulate((_ip, port) => ({ after: 5, outcome: port % 10 === 0 ? open() : closed() }));
+    const budget = createConnectionBudget(6);
+    const ports = Array.from({ length: 100 }, (_, i) => i + 1);
+    const scan = (addresses: string[]) => collect(scanPorts(req({ addresses, ports, options: fast, connector: sim.connector, connectionBudget: budget })));
+    const [first, second] = await Promise.all([scan(['127.0.0.1', '127.0.0.2']), scan(['127.0.0.3', '127.0.0.4'])]);
+    expect(Math.max(...sim.calls.map((c) => c.inFlight))).toBe(6);
+    const ofSecond = (c: { ip: string }) => c.ip === '127.0.0.3' || c.ip === '127.0.0.4';
+    expect(sim.calls.findIndex(ofSecond)).toBeLessThan(sim.calls.findLastIndex((c) => !ofSecond(c))); // they did run at once
+    for (const [hosts, addresses] of [
+      [first, ['127.0.0.1', '127.0.0.2']],
+      [second, ['127.0.0.3', '127.0.0.4']],
+    ] as const) {
+      expect(hosts.map((h) => h.ip).sort()).toEqual(addresses);
+      for (const h of hosts) expect(h.results.map((r) => r.state)).toEqual(ports.map((p) => (p % 10 === 0 ? 'open' : 'closed')));
+    }
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('resumes a scan waiting only on the shared budget with the first socket another scan releases', async () => {
+    const holderIp = '127.0.0.1';
+    const sim = simulate((ip) => ({ after: ip === holderIp ? 200 : 1, outcome: closed() }));
+    const budget = createConnectionBudget(4);
+    const holder = collect(scanPorts(req({ addresses: [holderIp], ports: [1, 2, 3, 4, 5, 6, 7, 8], options: { timing: 4 }, connector: sim.connector, connectionBudget: budget })));
+    const waiter = collect(scanPorts(req({ addresses: ['127.0.0.2'], ports: [1, 2, 3], options: { timing: 4 }, connector: sim.connector, connectionBudget: budget })));
+    await Promise.resolve();
+    // The holder took every socket (its window is 10); the waiter has nothing in flight to be called back on.
+    expect(sim.calls.map((c) => c.ip)).toEqual([holderIp, holderIp, holderIp, holderIp]);
+    let stallTimer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => {
+      stallTimer = setTimeout(() => resolve('stalled'), 5000);
+    });
+    const [waited] = await Promise.all([Promise.race([waiter, stalled]), holder]);
+    clearTimeout(stallTimer);
+    expect(waited).not.toBe('stalled');
+    expect((waited as HostScanResult[])[0]!.results.map((r) => r.state)).toEqual(['closed', 'closed', 'closed']);
+    // Handed the first socket the holder released, before the holder sent its own fifth probe.
+    expect(sim.calls.findIndex((c) => c.ip !== holderIp)).toBe(4);
+    expect(Math.max(...sim.calls.map((c) => c.inFlight))).toBe(4);
+  });
+
   it('keeps probes in flight within concurrency', async () => {
     const sim = simulate(() => ({ after: 2, outcome: closed() }));
     const ports = Array.from({ length: 2000 }, (_, i) => i + 1);
@@ -537,35 +585,45 @@ describe('scanPorts on a mostly-filtered simulated host (simulated clock)', () =
     expect(Math.max(...after.map((c) => c.inFlight))).toBe(1); // cwnd 1, and no reply ever regrows it
   });
 
+  it('keeps at most maxHostConnections probes in flight to each address, pings and re-probes included, with unchanged results', async () => {
+    // Two slow, mostly-filtered hosts: answers take 50 ms; 80, probed first, becomes the timing-ping
+    // port; 150 self-connects once and is re-probed.
+    const answers: Record<number, ProbeOutcome> = { 80: closed(50), 22: open(50), 443: open(50), 150: closed(50) };
+    const behave: Behaviour = (_ip, port, attempt) => {
+      if (port === 150 && attempt === 0) return { after: 50, outcome: { kind: 'self-connect', rttMs: 50 } };
+      const answer = answers[port];
+      return answer === undefined ? { outcome: drop } : { after: 50, outcome: answer };
+    };
+    const addresses = ['127.0.0.1', '127.0.0.2'];
+    const ports = Array.from({ length: 300 }, (_, i) => i + 1);
+    const scan = async (options: PortScanOptions) => {
+      const sim = simulate(behave);
+      const { hosts } = await runSimulated(req({ addresses, ports, options, connector: sim.connector, random: () => 0.999999 }));
+      return { sim, results: [...hosts].sort((a, b) => a.ip.localeCompare(b.ip)).map((h) => h.results) };
+    };
+    const maxToOneAddress = (s: ReturnType<typeof simulate>) => Math.max(...s.calls.map((c) => c.hostInFlight));
+
+    const capped = await scan({ timing: 4, maxHostConnections: 3 });
+    const uncapped = await scan({ timing: 4 });
+    expect(maxToOneAddress(uncapped.sim)).toBeGreaterThan(3);
+    expect(maxToOneAddress(capped.sim)).toBe(3);
+    expect(Math.max(...capped.sim.calls.map((c) => c.inFlight))).toBeGreaterThan(3); // a cap per address, not per scan
+    for (const ip of addresses) {
+      expect(capped.sim.attemptsOf(80, ip)).toBeGreaterThan(1); // timing pings went out under the cap
+      expect(capped.sim.attemptsOf(150, ip)).toBe(2);
+    }
+    expect(capped.results).toEqual(uncapped.results);
+  });
+
+  it('rejects a maxHostConnections that is not a positive integer', async () => {
+    const sim = simulate(() => ({ outcome: closed() }));
+    await expect(collect(scanPorts(req({ ports: [1], options: { maxHostConnections: 0 }, connector: sim.connector })))).rejects.toThrow(RangeError);
+  });
+
   it('sends no timing pings while replies keep coming', async () => {
     // Closed ports answer throughout (every 4th port): the host is never silent for 1.25 s.
     const sim = simulate((_ip, port) => ({ outcome: port % 4 === 0 ? closed() : drop }));
     await runSimulated(req({ ports: ports1000, options: { timing: 4 }, connector: sim.connector, random: () => 0.999999 }));
     for (const p of ports1000) expect(sim.attemptsOf(p)).toBe(p % 4 === 0 ? 1 : 2);
-  });
-});
-
-describe('fd budget', () => {
-  it('reads the soft open-files limit from /proc/self/limits text', () => {
-    const text = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n';
-    expect(parseFdLimit(text)).toBe(1024);
-    expect(parseFdLimit('Max open files            unlimited            unlimited            files')).toBe(Number.MAX_SAFE_INTEGER);
-    expect(parseFdLimit('nothing here')).toBeUndefined();
-  });
-
-  it('defaults to min(concurrency, 0.8 × limit)', () => {
-    expect(defaultFdBudget(1000, 1024)).toBe(819);
-    expect(defaultFdBudget(300, 20_000)).toBe(300);
-    expect(defaultFdBudget(1000, 3)).toBe(4);
-  });
-
-  it('shrinks below what was in use on EMFILE and grows back slowly', () => {
-    const b = new FdBudget(100);
-    for (let i = 0; i < 50; i++) b.acquire();
-    b.exhausted();
-    expect(b.limit).toBe(40);
-    expect(b.available()).toBe(0);
-    for (let i = 0; i < 50; i++) b.release();
-    expect(b.limit).toBe(41);
   });
 });

@@ -8,9 +8,13 @@
  *   are few ports, a few when there are many), nor while finished hosts wait for the consumer.
  * - Every host probes the same port order: random, with popular ports first (nmap's
  *   `random_port_cheat`). Results are reported sorted by port.
- * - Probes in flight are bounded by the scan-wide (group) congestion window, each host's window and
- *   the file-descriptor budget. Older hosts get first use of the window so hosts finish, and are
- *   yielded, in roughly the order they were taken.
+ * - Probes in flight are bounded by the scan-wide (group) congestion window, each host's window (and
+ *   `maxHostConnections`, when set: every probe to the host counts, pings and re-probes too) and the
+ *   file-descriptor budget. Older hosts get first use of the window so hosts finish, and are yielded,
+ *   in roughly the order they were taken.
+ * - The budget may be shared by the scans of a process (`connectionBudget`). A scan it stops waits on
+ *   it and is pumped again when another scan releases a socket: with none of its own in flight, it
+ *   would otherwise have no reply, and no timer, to pump on.
  * - Only drops (no answer) are retransmitted, as far as the adaptive allowance permits; a port whose
  *   probes all went unanswered is filtered/no-response.
  * - Timing pings, as nmap's `doAnyPings`: the first port of a host that answers open or closed becomes
@@ -57,6 +61,8 @@ export interface ScanPortsRequest extends PortScanRequest {
   connector?: Connector;
   /** Upper bound on sockets in flight; default `min(concurrency, 0.8 × soft RLIMIT_NOFILE)`. */
   fdBudget?: number;
+  /** Sockets shared with the other scans of this process (`createConnectionBudget`); replaces `fdBudget`. */
+  connectionBudget?: FdBudget;
   /** Shuffles the port order; default Math.random. Tests pass a fixed one. */
   random?: () => number;
 }
@@ -184,6 +190,8 @@ class Engine {
   readonly group: CongestionWindow;
   readonly groupRtt: RttEstimator;
   readonly fd: FdBudget;
+  /** `options.maxHostConnections`, or no limit. */
+  readonly maxHostConnections: number;
   readonly groupSize: number;
   readonly readyMax: number;
   readonly connector: Connector;
@@ -210,6 +218,14 @@ class Engine {
   resourceTroubleSince: number | undefined;
   private notify: (() => void) | undefined;
   private readonly req: ScanPortsRequest;
+  /** What the fd budget calls when another scan sharing it releases a socket. */
+  private readonly onBudgetReleased = (): void => {
+    try {
+      this.pump();
+    } catch (err) {
+      this.fail(err);
+    }
+  };
 
   constructor(req: ScanPortsRequest) {
     this.req = req;
@@ -218,7 +234,8 @@ class Engine {
     this.order = probeOrder(this.ports, req.random ?? Math.random);
     this.group = new CongestionWindow(this.timing, this.timing.groupInitialCwnd);
     this.groupRtt = new RttEstimator(this.timing);
-    this.fd = new FdBudget(req.fdBudget ?? defaultFdBudget(this.timing.concurrency));
+    this.fd = req.connectionBudget ?? new FdBudget(req.fdBudget ?? defaultFdBudget(this.timing.concurrency));
+    this.maxHostConnections = positiveIntOr(req.options?.maxHostConnections, 'maxHostConnections', Number.POSITIVE_INFINITY);
     this.groupSize = hostGroupSize(this.ports.length);
     this.readyMax = Math.max(64, this.groupSize);
     this.connector = req.connector ?? selectConnector('auto');
@@ -250,6 +267,7 @@ class Engine {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.fd.stopWaiting(this.onBudgetReleased);
     if (this.wakeTimer !== undefined) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     this.abort.abort();
@@ -294,7 +312,7 @@ class Engine {
             this.sendable.splice(i, 1);
             continue;
           }
-          if (h.active < this.hostWindow(h)) {
+          if (h.active < this.hostWindow(h) && h.active < this.maxHostConnections) {
             const delay = h.delay.delayMs;
             if (delay > 0 && now - h.lastProbeSentAt < delay) {
               earliestDelayed = Math.min(earliestDelayed, h.lastProbeSentAt + delay);
@@ -313,6 +331,7 @@ class Engine {
       }
       if (this.resourceBackoffUntil > now) earliestDelayed = Math.min(earliestDelayed, this.resourceBackoffUntil);
       if (earliestDelayed !== Number.POSITIVE_INFINITY) this.wakeUpAt(earliestDelayed, now);
+      if (this.fd.available() === 0) this.fd.waitForRelease(this.onBudgetReleased);
       this.maybeComplete();
     } finally {
       this.pumping = false;
@@ -458,7 +477,7 @@ class Engine {
   private onPingOutcome(h: Host, sentAt: number, o: ProbeOutcome): void {
     h.active--;
     this.inFlight--;
-    this.fd.release();
+    this.fd.release(this.onBudgetReleased);
     if (this.stopped) return;
     const now = performance.now();
     switch (o.kind) {
@@ -496,7 +515,7 @@ class Engine {
   private onOutcome(h: Host, idx: number, tryno: number, sentAt: number, prevSentAt: number, o: ProbeOutcome): void {
     h.active--;
     this.inFlight--;
-    this.fd.release();
+    this.fd.release(this.onBudgetReleased);
     if (this.stopped) return;
     const now = performance.now();
     if (o.kind !== 'resource') {
@@ -707,6 +726,12 @@ export async function* scanPorts(req: ScanPortsRequest): AsyncGenerator<HostScan
     signal?.removeEventListener('abort', onAbort);
     engine.dispose();
   }
+}
+
+function positiveIntOr(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 function isAborted(signal: AbortSignal | undefined): boolean {

@@ -98,6 +98,8 @@ export interface PortScanOptions {
   timeoutMs?: number;
   /** Maximum probes in flight (the congestion window never grows past it). */
   concurrency?: number;
+  /** Most connections in flight to one address at once (politeness); default unlimited (the host's congestion window decides). */
+  maxHostConnections?: number;
   /** Maximum retransmissions of an unanswered probe. */
   maxRetries?: number;
   /** Probe open ports for their service (banner, HTTP, TLS). Default true. */
