@@ -14,6 +14,7 @@ import {
   type JobQueue,
   type JobState,
   type ProcessOptions,
+  type SchedulerOptions,
   type Worker,
 } from './queue.js';
 
@@ -229,6 +230,29 @@ export class BullmqQueue implements JobQueue {
     const holder = await this.get(addedId);
     if (!holder) throw new Error(`job ${addedId} holding dedupe key ${JSON.stringify(options.dedupeKey)} vanished`);
     return holder as JobInfo<P>;
+  }
+
+  /** A BullMQ job scheduler on the kind's queue; the name → kind index lets removeScheduler find it. */
+  async upsertScheduler<P>(name: string, kind: string, payload: P, options: SchedulerOptions): Promise<void> {
+    this.#assertOpen();
+    if (name === '' || kind === '') throw new RangeError('scheduler name and job kind must not be empty');
+    checkInteger('everyMs', options.everyMs, 1);
+    const previousKind = await this.#client.hget(this.#key('schedulers'), name);
+    if (previousKind !== null && previousKind !== kind) await this.#queue(previousKind).removeJobScheduler(name);
+    await this.#client.hset(this.#key('schedulers'), name, kind);
+    await this.#client.sadd(this.#key('kinds'), kind);
+    await this.#queue(kind).upsertJobScheduler(
+      name,
+      { every: options.everyMs },
+      { name: kind, data: payload, opts: { attempts: 1, removeOnComplete: true, priority: bullPriority(0) } },
+    );
+  }
+
+  async removeScheduler(name: string): Promise<boolean> {
+    const kind = await this.#client.hget(this.#key('schedulers'), name);
+    if (kind === null) return false;
+    await this.#client.hdel(this.#key('schedulers'), name);
+    return this.#queue(kind).removeJobScheduler(name);
   }
 
   process<P, R>(kind: string, handler: JobHandler<P, R>, options: ProcessOptions): Worker {

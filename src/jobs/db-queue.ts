@@ -13,6 +13,7 @@ import {
   type JobQueue,
   type JobState,
   type ProcessOptions,
+  type SchedulerOptions,
   type Worker,
   backoffDelay,
 } from './queue.js';
@@ -155,8 +156,8 @@ export class DatabaseQueue implements JobQueue {
   #closed = false;
   #closing: Promise<void> | undefined;
   #crashed = false;
-  #lastRecovery = 0;
-  #recovery: Promise<void> | undefined;
+  #lastMaintenance = 0;
+  #maintenance: Promise<void> | undefined;
 
   constructor(options: DatabaseQueueOptions) {
     this.#handle = options.handle;
@@ -177,38 +178,13 @@ export class DatabaseQueue implements JobQueue {
   async enqueue<P>(kind: string, payload: P, options: EnqueueOptions = {}): Promise<JobInfo<P>> {
     this.#assertOpen();
     const delayMs = options.delayMs ?? 0;
-    const attempts = options.attempts ?? DEFAULT_ATTEMPTS;
-    const backoff = options.backoff ?? DEFAULT_BACKOFF;
-    const priority = options.priority ?? 0;
     checkDuration('delayMs', delayMs, 0);
-    checkInteger('attempts', attempts, 1);
-    checkInteger('priority', priority, -(2 ** 31));
-    checkBackoff(backoff);
+    checkInteger('attempts', options.attempts ?? DEFAULT_ATTEMPTS, 1);
+    checkInteger('priority', options.priority ?? 0, -(2 ** 31));
+    checkBackoff(options.backoff ?? DEFAULT_BACKOFF);
     if (kind === '') throw new RangeError('job kind must not be empty');
-
-    const now = Date.now();
     if (options.jobId !== undefined && options.jobId === '') throw new RangeError('jobId must not be empty');
-    const row = {
-      id: options.jobId ?? randomUUID(),
-      queue: this.queueName,
-      kind,
-      payload: JSON.stringify(payload) ?? 'null',
-      state: 'waiting',
-      priority,
-      attempts_made: 0,
-      max_attempts: attempts,
-      backoff: JSON.stringify({ type: backoff.type, delayMs: backoff.delayMs }),
-      run_at: iso(now + delayMs),
-      lease_owner: null,
-      lease_until: null,
-      progress: null,
-      result: null,
-      error: null,
-      dedupe_key: options.dedupeKey ?? null,
-      created_at: iso(now),
-      updated_at: iso(now),
-      finished_at: null,
-    };
+    const row = this.#newRow(options.jobId ?? randomUUID(), kind, JSON.stringify(payload) ?? 'null', Date.now(), options);
 
     if (options.dedupeKey === undefined) {
       // A caller-chosen id that exists already returns that job, as BullMQ does.
@@ -245,6 +221,52 @@ export class DatabaseQueue implements JobQueue {
       }
     }
     throw new Error(`could not enqueue a ${kind} job with dedupe key ${JSON.stringify(key)}: the key kept changing hands`);
+  }
+
+  /** A waiting job's row; `options` are checked by the caller. */
+  #newRow(id: string, kind: string, payloadJson: string, nowMs: number, options: EnqueueOptions) {
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    return {
+      id,
+      queue: this.queueName,
+      kind,
+      payload: payloadJson,
+      state: 'waiting',
+      priority: options.priority ?? 0,
+      attempts_made: 0,
+      max_attempts: options.attempts ?? DEFAULT_ATTEMPTS,
+      backoff: JSON.stringify({ type: backoff.type, delayMs: backoff.delayMs }),
+      run_at: iso(nowMs + (options.delayMs ?? 0)),
+      lease_owner: null,
+      lease_until: null,
+      progress: null,
+      result: null,
+      error: null,
+      dedupe_key: options.dedupeKey ?? null,
+      created_at: iso(nowMs),
+      updated_at: iso(nowMs),
+      finished_at: null,
+    };
+  }
+
+  async upsertScheduler<P>(name: string, kind: string, payload: P, options: SchedulerOptions): Promise<void> {
+    this.#assertOpen();
+    if (name === '' || kind === '') throw new RangeError('scheduler name and job kind must not be empty');
+    checkDuration('everyMs', options.everyMs, 1);
+    const now = iso(Date.now());
+    const values = { kind, payload: JSON.stringify(payload) ?? 'null', every_ms: options.everyMs, updated_at: now };
+    // An existing scheduler keeps its next period: restarting processes must not fire it again early.
+    await this.#db
+      .insertInto('job_schedulers')
+      .values({ queue: this.queueName, name, ...values, next_run_at: now })
+      .onConflict((oc) => oc.columns(['queue', 'name']).doUpdateSet(values))
+      .execute();
+    this.#wakeAt(kind, 0);
+  }
+
+  async removeScheduler(name: string): Promise<boolean> {
+    const removed = await this.#db.deleteFrom('job_schedulers').where('queue', '=', this.queueName).where('name', '=', name).executeTakeFirst();
+    return Number(removed.numDeletedRows) > 0;
   }
 
   process<P, R>(kind: string, handler: JobHandler<P, R>, options: ProcessOptions): Worker {
@@ -484,7 +506,7 @@ export class DatabaseQueue implements JobQueue {
   async #loop(w: WorkerState): Promise<void> {
     while (!w.closing) {
       try {
-        await this.#maybeRecover();
+        await this.#maybeMaintain();
         if (w.running.size > 0) await this.#checkCancels(w);
         while (!w.closing && w.running.size < w.concurrency) {
           const row = await this.#claim(w.kind);
@@ -498,14 +520,50 @@ export class DatabaseQueue implements JobQueue {
     }
   }
 
-  #maybeRecover(): Promise<void> {
-    if (this.#recovery) return this.#recovery;
-    if (Date.now() - this.#lastRecovery < this.pollMs) return Promise.resolve();
-    this.#recovery = this.#recoverExpired().finally(() => {
-      this.#lastRecovery = Date.now();
-      this.#recovery = undefined;
+  /** At most once per poll interval for all of this instance's workers: lease recovery and due schedulers. */
+  #maybeMaintain(): Promise<void> {
+    if (this.#maintenance) return this.#maintenance;
+    if (Date.now() - this.#lastMaintenance < this.pollMs) return Promise.resolve();
+    this.#maintenance = (async () => {
+      await this.#recoverExpired();
+      await this.#fireSchedulers();
+    })().finally(() => {
+      this.#lastMaintenance = Date.now();
+      this.#maintenance = undefined;
     });
-    return this.#recovery;
+    return this.#maintenance;
+  }
+
+  /**
+   * Produces the job of every scheduler whose period has come. The period is claimed with a
+   * compare-and-set of `next_run_at` before the job is inserted, so across processes a period
+   * produces one job (none if the claiming process dies in between: the next period is the retry).
+   * Not one transaction: two handles of one SQLite file in one process (tests) would deadlock on the
+   * write lock. After downtime the next period is the first one after now, so missed periods produce
+   * one job in all.
+   */
+  async #fireSchedulers(): Promise<void> {
+    const nowMs = Date.now();
+    const due = await this.#db.selectFrom('job_schedulers').selectAll().where('queue', '=', this.queueName).where('next_run_at', '<=', iso(nowMs)).execute();
+    for (const scheduler of due) {
+      const period = Date.parse(scheduler.next_run_at);
+      const everyMs = Number(scheduler.every_ms);
+      const next = period + everyMs * (Math.floor((nowMs - period) / everyMs) + 1);
+      const claimed = await this.#db
+        .updateTable('job_schedulers')
+        .set({ next_run_at: iso(next), updated_at: iso(nowMs) })
+        .where('queue', '=', this.queueName)
+        .where('name', '=', scheduler.name)
+        .where('next_run_at', '=', scheduler.next_run_at)
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) === 0) continue;
+      await this.#db
+        .insertInto('jobs')
+        .values({ ...this.#newRow(`${scheduler.name}@${scheduler.next_run_at}`, scheduler.kind, scheduler.payload, nowMs, { attempts: 1 }), remove_on_complete: 1 })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+      this.#wakeAt(scheduler.kind, 0);
+    }
   }
 
   /** Active jobs whose lease ran out: their worker died. Back to waiting, or failed when lost too often. */
@@ -650,6 +708,16 @@ export class DatabaseQueue implements JobQueue {
     let retryInMs: number | undefined;
     let update: Updateable<JobsTable>;
     const released = { lease_owner: null, lease_until: null, updated_at: now };
+    if (outcome.ok && Number(row.remove_on_complete) !== 0) {
+      const removed = await this.#db
+        .deleteFrom('jobs')
+        .where('id', '=', job.id)
+        .where('lease_owner', '=', this.owner)
+        .where('state', '=', 'active')
+        .where('cancel_requested', '=', 0)
+        .executeTakeFirst();
+      if (Number(removed.numDeletedRows) > 0) return this.#emitFinished(job.id);
+    }
     if (outcome.ok) {
       update = { ...released, state: 'completed', result: resultJson, error: null, finished_at: now, dedupe_key: null };
     } else {

@@ -633,5 +633,51 @@ export function queueContract(name: string, makeQueue: QueueFactory): void {
       await sleep(300);
       expect(runs).toBe(2);
     });
+
+    it('produces one job per period from a scheduler that two instances keep, and removes each once completed', async (ctx) => {
+      if (!f.restart) return ctx.skip();
+      const other = await f.restart();
+      const everyMs = 400;
+      const runs: Array<{ at: number; payload: unknown }> = [];
+      const tick = async (job: JobContext) => void runs.push({ at: Date.now(), payload: job.payload });
+      queue.process('tick', tick, { concurrency: 2 });
+      other.process('tick', tick, { concurrency: 2 });
+      const started = Date.now();
+      // Every process registers the schedulers it knows at start: that must not add periods.
+      await Promise.all([queue.upsertScheduler('ticker', 'tick', { n: 1 }, { everyMs }), other.upsertScheduler('ticker', 'tick', { n: 1 }, { everyMs })]);
+      await queue.upsertScheduler('ticker', 'tick', { n: 1 }, { everyMs });
+      await waitFor('four scheduled runs', async () => runs.length >= 4);
+      await sleep(everyMs);
+      const elapsed = Date.now() - started;
+      expect(runs.length).toBeLessThanOrEqual(Math.floor(elapsed / everyMs) + 2);
+      expect(runs.every((r) => JSON.stringify(r.payload) === '{"n":1}')).toBe(true);
+      await sleep(100);
+      expect((await queue.counts()).completed).toBe(0);
+    });
+
+    it('stops producing jobs once its scheduler is removed', async () => {
+      const everyMs = 200;
+      let runs = 0;
+      queue.process('tick', async () => void runs++, { concurrency: 1 });
+      await queue.upsertScheduler('ticker', 'tick', {}, { everyMs });
+      await waitFor('a scheduled run', async () => runs >= 1);
+      expect(await queue.removeScheduler('ticker')).toBe(true);
+      await sleep(everyMs);
+      const afterRemoval = runs;
+      await sleep(3 * everyMs);
+      expect(runs).toBe(afterRemoval);
+      expect(await queue.removeScheduler('ticker')).toBe(false);
+    });
+
+    it('produces one job, not one per missed period, when no worker ran for several periods', async () => {
+      const everyMs = 600;
+      await queue.upsertScheduler('ticker', 'tick', {}, { everyMs });
+      await sleep(3.5 * everyMs);
+      let runs = 0;
+      queue.process('tick', async () => void runs++, { concurrency: 4 });
+      await waitFor('the scheduled run', async () => runs >= 1);
+      await sleep(everyMs / 4);
+      expect(runs).toBe(1);
+    });
   });
 }

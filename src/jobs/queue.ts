@@ -85,8 +85,23 @@ export interface Worker {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
+export interface SchedulerOptions {
+  /** Period between two produced jobs, ms. */
+  everyMs: number;
+}
+
 export interface JobQueue {
   enqueue<P>(kind: string, payload: P, options?: EnqueueOptions): Promise<JobInfo<P>>;
+  /**
+   * Creates or updates the job scheduler `name`: one job of `kind` with `payload` is produced per
+   * period of `everyMs` for every process sharing the backend together (BullMQ job schedulers; a
+   * table in the embedded queue), the first one at once. Periods missed while no worker ran produce
+   * one job, not one each. Produced jobs run once (no retries: the next period is the retry) and are
+   * removed when they complete. Every process may call this at start; it is idempotent.
+   */
+  upsertScheduler<P>(name: string, kind: string, payload: P, options: SchedulerOptions): Promise<void>;
+  /** Stops the scheduler `name`; false when there was none. */
+  removeScheduler(name: string): Promise<boolean>;
   process<P, R>(kind: string, handler: JobHandler<P, R>, options: ProcessOptions): Worker;
   get(id: string): Promise<JobInfo | undefined>;
   /**

@@ -1,5 +1,5 @@
-import { Cron } from 'croner';
 import { PORT_SCAN_JOB, TLS_SCAN_JOB, portScanJobId, tlsScanJobId } from '../jobs/index.js';
+import type { Worker } from '../jobs/queue.js';
 import type { Runtime } from '../runtime/index.js';
 import { runDueTargets } from './runs.js';
 
@@ -65,16 +65,34 @@ export async function reconcileScans(runtime: Runtime, now = Date.now()): Promis
   return fixed;
 }
 
-/** Periodic work of a `serve` process: the scan reconciler and the inventory's due runs. */
-export function startScheduler(runtime: Runtime): Scheduler {
-  const every = (name: string, seconds: number, work: () => Promise<unknown>): Cron =>
-    new Cron('* * * * * *', { interval: seconds, protect: true, unref: true, name }, async () => {
-      try {
-        await work();
-      } catch (err) {
-        runtime.logger.error({ err }, `${name} failed`);
-      }
-    });
-  const jobs = [every('reconcile-scans', 30, () => reconcileScans(runtime)), every('due-targets', runtime.config.monitor.tickSeconds, () => runDueTargets(runtime))];
-  return { stop: () => jobs.forEach((job) => job.stop()) };
+/** Job kinds (and scheduler names) of the periodic work. */
+export const RECONCILE_SCANS_JOB = 'monitor.reconcile-scans';
+export const DUE_TARGETS_JOB = 'monitor.due-targets';
+const RECONCILE_EVERY_MS = 30_000;
+
+/**
+ * Registers the periodic work as job schedulers of the queue: the scan reconciler and the
+ * inventory's due runs. The queue produces each period's job once for all processes (BullMQ job
+ * schedulers, or the embedded queue's scheduler table), and whichever worker is free runs it; so
+ * with any number of `serve` and `worker` processes the scheduler runs in one place at a time.
+ * Idempotent: every `serve` calls it at start, which also applies a changed tick.
+ */
+export async function scheduleMonitoring(runtime: Pick<Runtime, 'queue' | 'config'>): Promise<void> {
+  await runtime.queue.upsertScheduler(RECONCILE_SCANS_JOB, RECONCILE_SCANS_JOB, {}, { everyMs: RECONCILE_EVERY_MS });
+  await runtime.queue.upsertScheduler(DUE_TARGETS_JOB, DUE_TARGETS_JOB, {}, { everyMs: runtime.config.monitor.tickSeconds * 1000 });
+}
+
+/** The handlers of the periodic work, run by every worker (one job of each at a time per process). */
+export function processMonitoring(runtime: Runtime): Worker[] {
+  return [
+    runtime.queue.process(RECONCILE_SCANS_JOB, async () => ({ reconciled: await reconcileScans(runtime) }), { concurrency: 1 }),
+    runtime.queue.process(
+      DUE_TARGETS_JOB,
+      async () => {
+        const outcome = await runDueTargets(runtime);
+        return { submitted: outcome.submitted, failed: outcome.failed };
+      },
+      { concurrency: 1 },
+    ),
+  ];
 }

@@ -4,6 +4,7 @@ import { createPortScanHandler, createTlsScanHandler, DatabaseQueue, PORT_SCAN_J
 import type { JobQueue, TlsEngine, Worker } from '../jobs/index.js';
 import { type Metrics, createMetrics } from '../metrics/index.js';
 import { noteAssessment } from '../monitor/runs.js';
+import { processMonitoring } from '../monitor/scheduler.js';
 import { detectService } from '../portscan/detect/index.js';
 import { loadPortLists } from '../portscan/index.js';
 import type { PortLists, ServiceDetector } from '../portscan/index.js';
@@ -154,7 +155,7 @@ async function openSslLabs(config: Config, tlsEngine: TlsEngine): Promise<SslLab
   return createSslLabs(config.ssllabs, tlsEngine, shared);
 }
 
-/** Registers every job handler on the runtime's queue. */
+/** Registers every job handler on the runtime's queue, the periodic work's (monitor/scheduler.ts) included. */
 export function startWorker(runtime: Runtime, concurrency = runtime.config.worker.concurrency): Worker {
   const workers = [
     runtime.queue.process(
@@ -185,6 +186,7 @@ export function startWorker(runtime: Runtime, concurrency = runtime.config.worke
       }),
       { concurrency },
     ),
+    ...processMonitoring(runtime),
   ];
   return { close: async (options) => void (await Promise.all(workers.map((w) => w.close(options)))) };
 }

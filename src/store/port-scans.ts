@@ -219,6 +219,7 @@ function recordFromRow(row: Selectable<PortScansTable>): PortScanRecord {
     finishedAt: row.finished_at ?? undefined,
     error: row.error === null ? undefined : parseJsonColumn<{ code: string; message: string }>(row.error, where('error'), isObject),
     stats: row.stats === null ? undefined : parseJsonColumn<ScanStats>(row.stats, where('stats'), isObject),
+    shards: row.shard_count === null ? undefined : num(row.shard_count),
   };
 }
 
@@ -256,6 +257,7 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
         error: null,
         stats: null,
         requested_by: scan.requestedBy ?? null,
+        shard_count: null,
       };
       await db.insertInto('port_scans').values(row).execute();
       return recordFromRow(row);
@@ -300,6 +302,19 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
         .set({ status: 'running', started_at: sql<string>`coalesce(started_at, ${at})` })
         .where('id', '=', id)
         .where('status', 'in', ACTIVE)
+        .execute();
+    },
+
+    async setShards(id: string, count: number): Promise<void> {
+      await db.updateTable('port_scans').set({ shard_count: count }).where('id', '=', id).execute();
+    },
+
+    async progressFromHosts(id: string): Promise<void> {
+      // Shards run at once in several processes: progress is what all of them stored, read in one statement.
+      await db
+        .updateTable('port_scans')
+        .set({ progress_done: sql<number>`case when hosts_done * port_count < progress_total then hosts_done * port_count else progress_total end` })
+        .where('id', '=', id)
         .execute();
     },
 

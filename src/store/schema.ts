@@ -33,6 +33,8 @@ export interface PortScansTable {
   stats: string | null;
   /** The principal that asked for the scan; null for the scheduler (migration 0006). */
   requested_by: string | null;
+  /** Shard jobs the scan was split into; null when it runs as one job (migration 0007). */
+  shard_count: number | null;
 }
 
 export interface ScanHostsTable {
@@ -74,6 +76,18 @@ export interface PortResultsTable {
   http: string | null;
 }
 
+/** A periodic job producer of the embedded queue (migration 0007). */
+export interface JobSchedulersTable {
+  queue: string;
+  name: string;
+  kind: string;
+  /** JSON payload of the jobs it produces. */
+  payload: string;
+  every_ms: number;
+  next_run_at: string;
+  updated_at: string;
+}
+
 export interface JobsTable {
   id: string;
   queue: string;
@@ -99,6 +113,8 @@ export interface JobsTable {
   /** Times the job's lease expired while it ran (its worker died); counted in attempts_made too. */
   lost_count: Generated<number>;
   dedupe_key: string | null;
+  /** 1: the row is deleted once the job completes (jobs produced by a scheduler; migration 0007). */
+  remove_on_complete: Generated<number>;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -172,6 +188,7 @@ export interface Database {
   scan_hosts: ScanHostsTable;
   port_results: PortResultsTable;
   jobs: JobsTable;
+  job_schedulers: JobSchedulersTable;
   targets: TargetsTable;
   batches: BatchesTable;
   api_keys: ApiKeysTable;

@@ -20,6 +20,8 @@ export interface PortScanRecord {
   finishedAt: string | undefined;
   error: { code: string; message: string } | undefined;
   stats: ScanStats | undefined;
+  /** Shard jobs the scan's addresses were split into; undefined while it runs (or ran) as one job. */
+  shards: number | undefined;
 }
 
 export interface NewPortScan {
@@ -79,6 +81,10 @@ export interface PortScanRepository {
   /** queued → running (also running → running on a retried job). Sets startedAt once. */
   markRunning(id: string, at: string): Promise<void>;
   updateProgress(id: string, progress: ScanProgress): Promise<void>;
+  /** Records that the scan was split into `count` shard jobs. */
+  setShards(id: string, count: number): Promise<void>;
+  /** Sets progress from the hosts stored so far (all ports of a stored host are done): for sharded scans. */
+  progressFromHosts(id: string): Promise<void>;
   /** Ends the scan unless it already ended; returns false if it had (e.g. cancelled meanwhile). */
   finish(id: string, outcome: ScanOutcome): Promise<boolean>;
   /**

@@ -61,7 +61,7 @@ export function serveCommand(io: CliIo) {
         ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel as 'info' } : {}),
       });
       // Loaded here, not at the top: other commands should not pay for the server's modules.
-      const [{ createLogger, createRuntime, startWorker }, { startScheduler }, { buildApp }] = await Promise.all([
+      const [{ createLogger, createRuntime, startWorker }, { scheduleMonitoring }, { buildApp }] = await Promise.all([
         import('../../runtime/index.js'),
         import('../../monitor/scheduler.js'),
         import('../../server/app.js'),
@@ -70,7 +70,7 @@ export function serveCommand(io: CliIo) {
       const runtime = await createRuntime(config, { logger });
       await printBootstrapKey(io, runtime.store);
       const worker = opts.worker ? startWorker(runtime) : undefined;
-      const scheduler = startScheduler(runtime);
+      await scheduleMonitoring(runtime);
       const app = await buildApp(runtime);
       await app.listen({ host: config.server.host, port: config.server.port });
       logger.info(
@@ -84,7 +84,6 @@ export function serveCommand(io: CliIo) {
       );
 
       await runUntilSignalled(logger, async () => {
-        scheduler.stop();
         await app.close();
         await worker?.close({ graceMs: SHUTDOWN_GRACE_MS });
         await runtime.close();

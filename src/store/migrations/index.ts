@@ -5,6 +5,7 @@ import * as m0003 from './0003_tls_assessments.js';
 import * as m0004 from './0004_ssllabs.js';
 import * as m0005 from './0005_monitoring.js';
 import * as m0006 from './0006_security.js';
+import * as m0007 from './0007_scale_out.js';
 
 /**
  * The one migration set for SQLite and PostgreSQL. Listed in code (not read from a folder) so the
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0004_ssllabs': m0004,
   '0005_monitoring': m0005,
   '0006_security': m0006,
+  '0007_scale_out': m0007,
 };
 
 export const migrationProvider: MigrationProvider = {
