@@ -32,6 +32,8 @@ const ConfigFileSchema = Type.Object(
         {
           concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
           leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3600000 })),
+          shutdownGraceMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600000 })),
+          connections: Type.Optional(Type.Integer({ minimum: 4, maximum: 1_000_000 })),
         },
         { additionalProperties: false },
       ),
@@ -62,6 +64,8 @@ const ConfigFileSchema = Type.Object(
           portListFile: Type.Optional(Type.String()),
           defaultPorts: Type.Optional(Type.String()),
           maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+          maxHostConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+          shardProbes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000 })),
           serviceDetection: Type.Optional(Type.Boolean()),
           bannerTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000 })),
           connector: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('handle'), Type.Literal('socket')])),

@@ -53,14 +53,24 @@ export interface Config {
   /**
    * concurrency: jobs run at once by this process. leaseMs: how long a running job stays claimed
    * without a heartbeat; a job of a killed process runs again after at most this long.
+   * shutdownGraceMs: on SIGTERM, how long running jobs get to finish before they are handed back.
+   * connections: probe sockets in flight at once for all the port-scan jobs of this process together
+   * (undefined: 80 % of the process's soft open-files limit).
    */
-  worker: { concurrency: number; leaseMs: number };
+  worker: { concurrency: number; leaseMs: number; shutdownGraceMs: number; connections: number | undefined };
   scope: { allow: string[]; deny: string[]; maxAddressesPerScan: number };
   dns: { servers: string[]; hosts: Record<string, string[]>; timeoutMs: number };
   portscan: {
     portListFile: string | undefined;
     defaultPorts: string;
     maxConcurrency: number;
+    /** Cap on connections in flight to one address, for every scan (undefined: no cap beyond congestion control). */
+    maxHostConnections: number | undefined;
+    /**
+     * A port scan of more probes (addresses × ports) than this is split into shard jobs of about this
+     * many probes, whole hosts each, run by any workers in parallel; 0 never splits.
+     */
+    shardProbes: number;
     serviceDetection: boolean;
     bannerTimeoutMs: number;
     /**
@@ -123,13 +133,15 @@ export const DEFAULT_CONFIG: Config = {
   databasePoolSize: 10,
   sqliteDriver: 'auto',
   logLevel: 'info',
-  worker: { concurrency: 2, leaseMs: 30000 },
+  worker: { concurrency: 2, leaseMs: 30000, shutdownGraceMs: 10_000, connections: undefined },
   scope: { allow: [], deny: [], maxAddressesPerScan: 65536 },
   dns: { servers: [], hosts: {}, timeoutMs: 5000 },
   portscan: {
     portListFile: undefined,
     defaultPorts: 'top-1000',
     maxConcurrency: 1000,
+    maxHostConnections: undefined,
+    shardProbes: 65_536,
     serviceDetection: true,
     bannerTimeoutMs: 2000,
     connector: 'auto',
@@ -173,6 +185,8 @@ export const ENV_VARS = {
   PORTCULLIS_LOG_LEVEL: 'logLevel',
   PORTCULLIS_WORKER_CONCURRENCY: 'worker.concurrency',
   PORTCULLIS_JOB_LEASE_MS: 'worker.leaseMs',
+  PORTCULLIS_SHUTDOWN_GRACE_MS: 'worker.shutdownGraceMs',
+  PORTCULLIS_WORKER_CONNECTIONS: 'worker.connections',
   PORTCULLIS_SCOPE_ALLOW: 'scope.allow (comma-separated CIDRs and domains)',
   PORTCULLIS_SCOPE_DENY: 'scope.deny (comma-separated CIDRs and domains)',
   PORTCULLIS_MAX_ADDRESSES: 'scope.maxAddressesPerScan',
@@ -180,6 +194,8 @@ export const ENV_VARS = {
   PORTCULLIS_PORT_LIST_FILE: 'portscan.portListFile',
   PORTCULLIS_DEFAULT_PORTS: 'portscan.defaultPorts',
   PORTCULLIS_MAX_CONCURRENCY: 'portscan.maxConcurrency',
+  PORTCULLIS_MAX_HOST_CONNECTIONS: 'portscan.maxHostConnections',
+  PORTCULLIS_SHARD_PROBES: 'portscan.shardProbes (0: never split a port scan)',
   PORTCULLIS_CONNECTOR: 'portscan.connector (auto, handle or socket)',
   PORTCULLIS_CA_FILES: 'tls.caFiles (PEM files, separated by commas or the path delimiter)',
   PORTCULLIS_TLS_MAX_AGE: 'tls.maxAgeSeconds',
@@ -298,6 +314,9 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
     worker: {
       concurrency: overrides.worker?.concurrency ?? intFromEnv(env, 'PORTCULLIS_WORKER_CONCURRENCY', 1, 64) ?? file.worker?.concurrency ?? d.worker.concurrency,
       leaseMs: overrides.worker?.leaseMs ?? intFromEnv(env, 'PORTCULLIS_JOB_LEASE_MS', 1000, 3600000) ?? file.worker?.leaseMs ?? d.worker.leaseMs,
+      shutdownGraceMs:
+        overrides.worker?.shutdownGraceMs ?? intFromEnv(env, 'PORTCULLIS_SHUTDOWN_GRACE_MS', 0, 3600000) ?? file.worker?.shutdownGraceMs ?? d.worker.shutdownGraceMs,
+      connections: overrides.worker?.connections ?? intFromEnv(env, 'PORTCULLIS_WORKER_CONNECTIONS', 4, 1_000_000) ?? file.worker?.connections ?? d.worker.connections,
     },
     scope: {
       allow: overrides.scope?.allow ?? listFromEnv(env, 'PORTCULLIS_SCOPE_ALLOW') ?? file.scope?.allow ?? d.scope.allow,
@@ -315,6 +334,9 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
       defaultPorts: overrides.portscan?.defaultPorts ?? env.PORTCULLIS_DEFAULT_PORTS ?? file.portscan?.defaultPorts ?? d.portscan.defaultPorts,
       maxConcurrency:
         overrides.portscan?.maxConcurrency ?? intFromEnv(env, 'PORTCULLIS_MAX_CONCURRENCY', 1, 10000) ?? file.portscan?.maxConcurrency ?? d.portscan.maxConcurrency,
+      maxHostConnections:
+        overrides.portscan?.maxHostConnections ?? intFromEnv(env, 'PORTCULLIS_MAX_HOST_CONNECTIONS', 1, 10000) ?? file.portscan?.maxHostConnections ?? d.portscan.maxHostConnections,
+      shardProbes: overrides.portscan?.shardProbes ?? intFromEnv(env, 'PORTCULLIS_SHARD_PROBES', 0, 1_000_000_000) ?? file.portscan?.shardProbes ?? d.portscan.shardProbes,
       serviceDetection: overrides.portscan?.serviceDetection ?? file.portscan?.serviceDetection ?? d.portscan.serviceDetection,
       bannerTimeoutMs: overrides.portscan?.bannerTimeoutMs ?? file.portscan?.bannerTimeoutMs ?? d.portscan.bannerTimeoutMs,
       connector: overrides.portscan?.connector ?? connectorFromEnv(env) ?? file.portscan?.connector ?? d.portscan.connector,

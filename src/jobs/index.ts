@@ -7,6 +7,7 @@ export type {
   JobQueue,
   JobState,
   ProcessOptions,
+  SchedulerOptions,
   Worker,
 } from './queue.js';
 export { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, UnrecoverableError, backoffDelay } from './queue.js';
@@ -14,11 +15,18 @@ export { DatabaseQueue, type DatabaseQueueOptions, type QueueLogger } from './db
 // Not re-exported as a value: importing it loads BullMQ and ioredis (the runtime imports it on demand).
 export type { BullmqQueue, BullmqQueueOptions } from './bullmq-queue.js';
 export {
+  PORT_SCAN_FINALIZE_JOB,
   PORT_SCAN_JOB,
+  PORT_SCAN_SHARD_JOB,
   type PortScanJobPayload,
+  type PortScanShardPayload,
   type PortScanSubmission,
+  createPortScanFinalizeHandler,
   createPortScanHandler,
+  createPortScanShardHandler,
   portScanJobId,
+  portScanJobIds,
+  shardPlan,
   submitPortScan,
 } from './port-scans.js';
 export {

@@ -2,12 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildConfig } from '../config/index.js';
 import { createMetrics } from '../metrics/index.js';
 import { reconcileScans } from '../monitor/scheduler.js';
-import { createLogger, createRuntime, type Runtime } from '../runtime/index.js';
+import { createLogger, createRuntime, type Runtime, startWorker } from '../runtime/index.js';
 import { staticResolver } from '../scope/index.js';
 import type { ServiceDetector } from '../portscan/index.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { closedPort, listen, type TestListener } from '../testing/listeners.js';
-import { PORT_SCAN_JOB, type PortScanJobPayload, createPortScanHandler, portScanJobId, submitPortScan } from './port-scans.js';
+import { PORT_SCAN_JOB, type PortScanJobPayload, createPortScanHandler, portScanJobId, portScanJobIds, shardPlan, submitPortScan } from './port-scans.js';
 import type { JobContext } from './queue.js';
 
 interface Fixture {
@@ -16,9 +16,9 @@ interface Fixture {
   listeners: TestListener[];
 }
 
-async function fixture(dialect: 'sqlite' | 'postgres', detectService?: ServiceDetector): Promise<Fixture> {
+async function fixture(dialect: 'sqlite' | 'postgres', detectService?: ServiceDetector, shardProbes?: number): Promise<Fixture> {
   const db = await openTestDatabase(dialect);
-  const config = buildConfig({}, { logLevel: 'silent', portscan: { bannerTimeoutMs: 200 } });
+  const config = buildConfig({}, { logLevel: 'silent', portscan: { bannerTimeoutMs: 200, ...(shardProbes !== undefined ? { shardProbes } : {}) } });
   const runtime = await createRuntime(config, {
     database: db,
     logger: createLogger(config),
@@ -46,6 +46,22 @@ function jobContext(scanId: string, overrides: Partial<JobContext<PortScanJobPay
 function handlerFor(f: Fixture) {
   return createPortScanHandler({ ...f.runtime, checkpointMs: 20 });
 }
+
+describe('shardPlan', () => {
+  it.each([
+    // addresses, ports, shardProbes → hosts per shard, shards
+    [256, 1000, 65_536, 65, 4],
+    [65_536, 100, 65_536, 655, 101],
+    [16, 2, 6, 3, 6],
+    // Small enough for one job; 0 never splits.
+    [64, 1000, 65_536, 64, 1],
+    [65_536, 1000, 0, 65_536, 1],
+    // A host is never split: all 65,535 ports of 3 hosts are 3 shards of one host.
+    [3, 65_535, 65_536, 1, 3],
+  ])('%i addresses × %i ports at %i probes per shard: %i hosts in each of %i shards', (addresses, ports, probes, hostsPerShard, shards) => {
+    expect(shardPlan(addresses, ports, probes)).toEqual({ hostsPerShard, shards });
+  });
+});
 
 describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
   let f: Fixture | undefined;
@@ -153,4 +169,71 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
     expect((await f.runtime.store.portScans.get(alive.id))?.status).toBe('queued');
     expect(await reconcileScans(f.runtime, later)).toBe(0);
   });
+
+  it('splits a large scan into shard jobs and merges them into one result with progress and without duplicates', async () => {
+    f = await fixture(dialect, undefined, 6);
+    const open = await listen({ host: '127.0.0.1' });
+    f.listeners.push(open);
+    const closed = await closedPort();
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1-127.0.0.16'], ports: `${open.port},${closed}`, options: { serviceDetection: false } });
+    const worker = startWorker(f.runtime, 3);
+    try {
+      const done = await waitForScan(f.runtime, scan.id);
+      expect(done).toMatchObject({ status: 'done', shards: 6, hostsDone: 16, progress: { done: 32, total: 32 } });
+      expect(done.stats).toMatchObject({ hostsTotal: 16, hostsUp: 16, open: 1, closed: 31, filtered: 0, portsPerHost: 2 });
+      const hosts = (await f.runtime.store.portScans.hosts(scan.id, { limit: 100, offset: 0 })).items.map((h) => h.ip);
+      expect(hosts).toEqual(Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 1}`));
+      const jobs = await Promise.all(portScanJobIds({ id: scan.id, shards: 6 }).map((id) => f!.runtime.queue.get(id)));
+      expect(jobs.map((j) => j?.state)).toEqual(Array(8).fill('completed'));
+      expect(jobs[0]?.result).toEqual({ status: 'sharded', shards: 6 });
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('stops every shard of a split scan when it is cancelled', async () => {
+    const aborted: string[] = [];
+    // Service detection holds every host until its shard is stopped.
+    const held: ServiceDetector = async (ip, _port, { signal }) =>
+      new Promise((_resolve, reject) => {
+        signal?.addEventListener('abort', () => (aborted.push(ip), reject(signal.reason)), { once: true });
+      });
+    f = await fixture(dialect, held, 2);
+    const listeners = await Promise.all(Array.from({ length: 8 }, (_, i) => listen({ host: `127.0.0.${i + 1}` })));
+    f.listeners.push(...listeners);
+    // Each host listens on its own port; the scan covers all eight ports on every host.
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1-127.0.0.8'], ports: listeners.map((l) => l.port).join(',') });
+    const worker = startWorker(f.runtime, 2);
+    try {
+      const { store, queue } = f.runtime;
+      // Wait until two shards are held in detection.
+      await waitUntil(async () => (await Promise.all(portScanJobIds({ id: scan.id, shards: 8 }).map((id) => queue.get(id)))).filter((j) => j?.state === 'active').length >= 2);
+      await store.portScans.finish(scan.id, { status: 'cancelled', at: new Date().toISOString() });
+      for (const id of portScanJobIds({ id: scan.id, shards: 8 })) await queue.cancel(id);
+      await waitUntil(async () => (await Promise.all(portScanJobIds({ id: scan.id, shards: 8 }).map((id) => queue.get(id)))).every((j) => j === undefined || (j.state !== 'active' && j.state !== 'waiting')));
+      expect((await store.portScans.get(scan.id))?.status).toBe('cancelled');
+      expect(new Set(aborted).size).toBeGreaterThanOrEqual(2);
+      // No shard started after the cancellation: at most the two that were running scanned anything.
+      expect((await store.portScans.get(scan.id))?.hostsDone).toBe(0);
+    } finally {
+      await worker.close();
+    }
+  });
 });
+
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function waitForScan(runtime: Runtime, id: string) {
+  let scan = await runtime.store.portScans.get(id);
+  await waitUntil(async () => {
+    scan = await runtime.store.portScans.get(id);
+    return scan !== undefined && scan.status !== 'queued' && scan.status !== 'running';
+  });
+  return scan!;
+}

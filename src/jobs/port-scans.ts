@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { formatPortSet, parsePortSpec, PortSet, scanHosts, selectConnector, serviceDetection, summarizeHost } from '../portscan/index.js';
-import type { PortLists, ServiceDetector } from '../portscan/index.js';
+import type { FdBudget, PortLists, ServiceDetector } from '../portscan/index.js';
 import { deserializePlan, planAddresses, planTargets, serializePlan } from '../scope/index.js';
-import type { Resolver, ScopePolicy } from '../scope/index.js';
+import type { Resolver, ScopePolicy, TargetPlan } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 import type { PortScanOptions, ScanStats } from '../shared/model.js';
 import type { Store } from '../store/index.js';
@@ -21,8 +21,31 @@ export function portScanJobId(scanId: string): string {
   return `${PORT_SCAN_JOB}:${scanId}`;
 }
 
+export const PORT_SCAN_SHARD_JOB = 'port-scan-shard';
+export const PORT_SCAN_FINALIZE_JOB = 'port-scan-finalize';
+
+export function portScanShardJobId(scanId: string, shard: number): string {
+  return `${portScanJobId(scanId)}:shard:${shard}`;
+}
+
+export function portScanFinalizeJobId(scanId: string): string {
+  return `${portScanJobId(scanId)}:finalize`;
+}
+
+/** Every queue job a scan may have: its own, its shards' and its finalize job. */
+export function portScanJobIds(scan: { id: string; shards: number | undefined }): string[] {
+  const shards = Array.from({ length: scan.shards ?? 0 }, (_, shard) => portScanShardJobId(scan.id, shard));
+  return [portScanJobId(scan.id), ...shards, ...(scan.shards === undefined ? [] : [portScanFinalizeJobId(scan.id)])];
+}
+
 export interface PortScanJobPayload {
   scanId: string;
+}
+
+export interface PortScanShardPayload extends PortScanJobPayload {
+  /** 0-based; the shard scans plan addresses [shard × hostsPerShard, (shard + 1) × hostsPerShard). */
+  shard: number;
+  hostsPerShard: number;
 }
 
 export interface PortScanSubmission {
@@ -89,11 +112,15 @@ export async function submitPortScan(deps: SubmitDeps, request: PortScanSubmissi
 
 export interface PortScanJobDeps {
   store: Store;
+  /** Enqueues a sharded scan's shard jobs and its finalize job. */
+  queue: JobQueue;
   portLists: PortLists;
   detectService: ServiceDetector;
   config: Config;
   logger: Logger;
   metrics?: Metrics | undefined;
+  /** Sockets shared by every port-scan job of this process (`worker.connections`); one per scan when absent. */
+  connectionBudget?: FdBudget | undefined;
   /** How often the handler stores progress and looks for a cancellation, ms. */
   checkpointMs?: number;
   /** Submits a TLS scan of `ip:port` targets for a scan with options.assessTls (runtime wires submitTlsScan). */
@@ -104,131 +131,235 @@ export interface PortScanJobDeps {
 const BATCH_HOSTS = 512;
 const BATCH_ROWS = 4096;
 
+type Outcome = { status: string; shards?: number };
+
 /**
- * Runs one stored port scan. Idempotent under retries: hosts already stored by an earlier attempt are
- * skipped, and hosts are written in transactions that replace rather than add, so a job that dies
- * mid-scan resumes without duplicating or losing rows. Finished hosts are batched (by count, and at
- * every checkpoint) because one transaction per host would keep a single-threaded SQLite writer, and
- * with it the probes' event loop, busy. Cancellation is read from the scan row, so it works from any
- * process.
+ * Hosts per shard and number of shards for a scan: shards of about `shardProbes` probes, whole hosts
+ * each (a host is scanned by one worker, so `maxHostConnections` holds across workers and its
+ * summary is exact). One shard means the scan runs as a single job. Pure.
  */
-export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortScanJobPayload, { status: string }> {
-  return async (ctx: JobContext<PortScanJobPayload>) => {
-    const { scanId } = ctx.payload;
-    const repo = deps.store.portScans;
-    const scan = await repo.get(scanId);
-    if (scan === undefined) throw new UnrecoverableError(`port scan ${scanId} no longer exists`);
-    if (scan.status !== 'queued' && scan.status !== 'running') return { status: scan.status };
+export function shardPlan(addressCount: number, portCount: number, shardProbes: number): { hostsPerShard: number; shards: number } {
+  if (shardProbes <= 0 || addressCount * portCount <= shardProbes) return { hostsPerShard: addressCount, shards: 1 };
+  const hostsPerShard = Math.max(1, Math.floor(shardProbes / Math.max(1, portCount)));
+  return { hostsPerShard, shards: Math.ceil(addressCount / hostsPerShard) };
+}
 
-    const startedAt = scan.startedAt ?? new Date().toISOString();
-    await repo.markRunning(scanId, startedAt);
-    const log = deps.logger.child({ scanId, attempt: ctx.attempt });
-    const plan = deserializePlan((await repo.getPlan(scanId)) ?? failMissingPlan(scanId));
-    const ports = [...PortSet.parse(scan.portSet)];
-    const alreadyStored = await repo.finishedHosts(scanId);
-    const options = effectiveOptions(scan.options, deps.config);
-    log.info({ addresses: plan.addressCount, ports: ports.length, resumedHosts: alreadyStored.size }, 'port scan started');
-
-    const abort = new AbortController();
-    const onJobAbort = (): void => abort.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onJobAbort, { once: true });
-    const probesBefore = alreadyStored.size * ports.length;
-    let progress = { done: probesBefore, total: scan.progress.total };
-
-    let pending: HostEntry[] = [];
-    let pendingRows = 0;
-    let storing: Promise<void> = Promise.resolve();
-    /** Stores the hosts waiting so far; batches are written one after another, in order. */
-    const flush = (): Promise<void> => {
-      if (pending.length > 0) {
-        const batch = pending;
-        pending = [];
-        pendingRows = 0;
-        storing = storing.then(() => repo.saveHosts(scanId, batch));
-      }
-      return storing;
-    };
-    const checkpoint = setInterval(() => {
-      void (async () => {
-        await flush();
-        const current = await repo.get(scanId);
-        if (current?.status === 'cancelled') abort.abort(new PortcullisError('scan.cancelled', 'scan cancelled'));
-        else await Promise.all([repo.updateProgress(scanId, progress), ctx.updateProgress(progress)]);
-      })().catch((err: unknown) => log.warn({ err }, 'could not store scan progress'));
-    }, deps.checkpointMs ?? 500);
-
-    try {
-      const hosts = scanHosts({
-        addresses: skip(planAddresses(plan), alreadyStored),
-        addressCount: plan.addressCount - alreadyStored.size,
-        ports,
-        options,
-        signal: abort.signal,
-        portLists: deps.portLists,
-        connector: selectConnector(deps.config.portscan.connector),
-        onProgress: (e) => {
-          progress = { done: probesBefore + e.done, total: scan.progress.total };
-        },
-        ...(options.serviceDetection === false
-          ? {}
-          : { services: serviceDetection(deps.detectService, options.bannerTimeoutMs ?? deps.config.portscan.bannerTimeoutMs, (ip) => plan.hostnames[ip] ?? []) }),
-      });
-      for await (const host of hosts) {
-        const { summary, listed } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
-        pending.push({ host: summary, ports: listed });
-        pendingRows += 1 + listed.length;
-        if (pending.length >= BATCH_HOSTS || pendingRows >= BATCH_ROWS) await flush();
-        deps.metrics?.hostsScanned.inc();
-        deps.metrics?.portProbes.inc({ state: 'open' }, summary.counts.open);
-        deps.metrics?.portProbes.inc({ state: 'closed' }, summary.counts.closed);
-        deps.metrics?.portProbes.inc({ state: 'filtered' }, summary.counts.filtered);
-      }
-      await flush();
-    } catch (err) {
-      // Hosts that finished are valid whatever stopped the scan: keep them (a retry skips them).
-      await flush().catch((flushErr: unknown) => log.warn({ err: flushErr }, 'could not store finished hosts'));
-      if (abort.signal.aborted) {
-        if ((await repo.get(scanId))?.status === 'cancelled') {
-          log.info('port scan cancelled');
-          return { status: 'cancelled' };
-        }
-        // Stopped by a worker shutdown: the queue hands the job back and a later attempt resumes it.
-        throw err;
-      }
-      const error = describeError(err);
-      log.warn({ err }, 'port scan attempt failed');
-      if (ctx.attempt >= ctx.maxAttempts) {
-        await repo.finish(scanId, { status: 'failed', at: new Date().toISOString(), error });
-        deps.metrics?.portScansFinished.inc({ status: 'failed' });
-      }
-      throw err;
-    } finally {
-      clearInterval(checkpoint);
-      ctx.signal.removeEventListener('abort', onJobAbort);
+/**
+ * The job of one stored port scan. A small scan is scanned here. A large one (see `shardPlan`) is
+ * split: this job enqueues one `port-scan-shard` job per block of addresses and ends; the shards run
+ * on any workers at once, and whichever stores the last host enqueues the `port-scan-finalize` job,
+ * which computes the totals and ends the scan. Every job id is derived from the scan id, so a retried
+ * job never enqueues twice.
+ */
+export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortScanJobPayload, Outcome> {
+  return async (ctx) => {
+    const started = await startScan(deps, ctx.payload.scanId);
+    if ('ended' in started) return { status: started.ended };
+    const { scan, plan, ports } = started;
+    const { hostsPerShard, shards } = shardPlan(plan.addressCount, ports.length, deps.config.portscan.shardProbes);
+    if (shards === 1) {
+      const scanned = await scanAddresses(deps, ctx, started, () => planAddresses(plan));
+      if (scanned !== 'done') return { status: scanned };
+      return { status: await finishScan(deps, scan, ports.length) };
     }
-
-    const finishedAt = new Date();
-    const totals = await repo.totals(scanId);
-    const stats: ScanStats = {
-      hostsTotal: plan.addressCount,
-      hostsUp: totals.hostsUp,
-      open: totals.open,
-      closed: totals.closed,
-      filtered: totals.filtered,
-      portsPerHost: ports.length,
-      durationMs: finishedAt.getTime() - Date.parse(startedAt),
-    };
-    await repo.updateProgress(scanId, { done: scan.progress.total, total: scan.progress.total });
-    // Before finishing, so a retry after a crash in between still submits (at most once, see below).
-    if (scan.options.assessTls === true) await submitTlsFollowUp(deps, scanId, log);
-    const ended = await repo.finish(scanId, { status: 'done', at: finishedAt.toISOString(), stats });
-    if (ended) {
-      deps.metrics?.portScansFinished.inc({ status: 'done' });
-      deps.metrics?.portScanDuration.observe(stats.durationMs / 1000);
+    await deps.store.portScans.setShards(scan.id, shards);
+    for (let shard = 0; shard < shards; shard++) {
+      await deps.queue.enqueue<PortScanShardPayload>(PORT_SCAN_SHARD_JOB, { scanId: scan.id, shard, hostsPerShard }, { jobId: portScanShardJobId(scan.id, shard) });
     }
-    log.info({ ...stats }, 'port scan finished');
-    return { status: ended ? 'done' : 'cancelled' };
+    deps.logger.info({ scanId: scan.id, shards, hostsPerShard, addresses: plan.addressCount, ports: ports.length }, 'port scan split into shards');
+    return { status: 'sharded', shards };
   };
+}
+
+/** One shard of a split scan: its block of addresses. The shard that completes the scan enqueues the finalize job. */
+export function createPortScanShardHandler(deps: PortScanJobDeps): JobHandler<PortScanShardPayload, Outcome> {
+  return async (ctx) => {
+    const { scanId, shard, hostsPerShard } = ctx.payload;
+    const started = await startScan(deps, scanId);
+    if ('ended' in started) return { status: started.ended };
+    const first = shard * hostsPerShard;
+    const scanned = await scanAddresses(deps, ctx, started, () => slice(planAddresses(started.plan), first, hostsPerShard), shard);
+    if (scanned !== 'done') return { status: scanned };
+    const totals = await deps.store.portScans.totals(scanId);
+    if (totals.hostsDone >= started.plan.addressCount) await deps.queue.enqueue<PortScanJobPayload>(PORT_SCAN_FINALIZE_JOB, { scanId }, { jobId: portScanFinalizeJobId(scanId) });
+    return { status: 'done' };
+  };
+}
+
+/** Ends a split scan once every host is stored: totals, the TLS follow-up, status done. */
+export function createPortScanFinalizeHandler(deps: PortScanJobDeps): JobHandler<PortScanJobPayload, Outcome> {
+  return async (ctx) => {
+    const scan = await deps.store.portScans.get(ctx.payload.scanId);
+    if (scan === undefined) throw new UnrecoverableError(`port scan ${ctx.payload.scanId} no longer exists`);
+    if (scan.status !== 'queued' && scan.status !== 'running') return { status: scan.status };
+    return { status: await finishScan(deps, scan, scan.portCount) };
+  };
+}
+
+interface StartedScan {
+  scan: PortScanRecord;
+  plan: TargetPlan;
+  ports: number[];
+}
+
+/** Reads the scan and marks it running; `ended` when it is already over (cancelled, failed, done). */
+async function startScan(deps: PortScanJobDeps, scanId: string): Promise<StartedScan | { ended: string }> {
+  const repo = deps.store.portScans;
+  const scan = await repo.get(scanId);
+  if (scan === undefined) throw new UnrecoverableError(`port scan ${scanId} no longer exists`);
+  if (scan.status !== 'queued' && scan.status !== 'running') return { ended: scan.status };
+  const startedAt = scan.startedAt ?? new Date().toISOString();
+  await repo.markRunning(scanId, startedAt);
+  const plan = deserializePlan((await repo.getPlan(scanId)) ?? failMissingPlan(scanId));
+  return { scan: { ...scan, startedAt }, plan, ports: [...PortSet.parse(scan.portSet)] };
+}
+
+/**
+ * Scans `addresses` (all of a single-job scan, or one shard's block) and stores each host as it
+ * finishes. Idempotent under retries: hosts already stored by an earlier attempt are skipped, and
+ * hosts are written in transactions that replace rather than add, so a job that dies mid-scan resumes
+ * without duplicating or losing rows. Finished hosts are batched (by count, and at every checkpoint)
+ * because one transaction per host would keep a single-threaded SQLite writer, and with it the
+ * probes' event loop, busy. Cancellation (or another shard failing the scan) is read from the scan
+ * row, so it works from any process. Returns `done`, or the status the scan ended with meanwhile.
+ */
+async function scanAddresses(
+  deps: PortScanJobDeps,
+  ctx: JobContext<unknown>,
+  { scan, plan, ports }: StartedScan,
+  /** The addresses to scan, iterated twice (a /16 is never held whole). */
+  addresses: () => Iterable<string>,
+  shard?: number,
+): Promise<string> {
+  const scanId = scan.id;
+  const repo = deps.store.portScans;
+  const sharded = shard !== undefined;
+  const log = deps.logger.child({ scanId, attempt: ctx.attempt, ...(sharded ? { shard } : {}) });
+  const alreadyStored = await repo.finishedHosts(scanId);
+  let addressCount = 0;
+  let resumedHosts = 0;
+  for (const ip of addresses()) {
+    addressCount++;
+    if (alreadyStored.has(ip)) resumedHosts++;
+  }
+  const options = effectiveOptions(scan.options, deps.config);
+  log.info({ addresses: addressCount, ports: ports.length, resumedHosts }, sharded ? 'port scan shard started' : 'port scan started');
+
+  const abort = new AbortController();
+  const onJobAbort = (): void => abort.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onJobAbort, { once: true });
+  const probesBefore = resumedHosts * ports.length;
+  let progress = { done: probesBefore, total: scan.progress.total };
+
+  let pending: HostEntry[] = [];
+  let pendingRows = 0;
+  let storing: Promise<void> = Promise.resolve();
+  /** Stores the hosts waiting so far; batches are written one after another, in order. */
+  const flush = (): Promise<void> => {
+    if (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      pendingRows = 0;
+      storing = storing.then(() => repo.saveHosts(scanId, batch));
+    }
+    return storing;
+  };
+  /** The scan's status when it has ended elsewhere (cancelled, or failed by another shard). */
+  const endedElsewhere = async (): Promise<string | undefined> => {
+    const status = (await repo.get(scanId))?.status;
+    return status === 'queued' || status === 'running' ? undefined : (status ?? 'deleted');
+  };
+  const checkpoint = setInterval(() => {
+    void (async () => {
+      await flush();
+      const ended = await endedElsewhere();
+      if (ended !== undefined) abort.abort(new PortcullisError('scan.cancelled', `scan ${ended}`));
+      // Shards run at once: the scan's progress is what all of them stored; a single job knows it exactly.
+      else if (sharded) await Promise.all([repo.progressFromHosts(scanId), ctx.updateProgress(progress)]);
+      else await Promise.all([repo.updateProgress(scanId, progress), ctx.updateProgress(progress)]);
+    })().catch((err: unknown) => log.warn({ err }, 'could not store scan progress'));
+  }, deps.checkpointMs ?? 500);
+
+  try {
+    const hosts = scanHosts({
+      addresses: skip(addresses(), alreadyStored),
+      addressCount: addressCount - resumedHosts,
+      ports,
+      options,
+      signal: abort.signal,
+      portLists: deps.portLists,
+      connector: selectConnector(deps.config.portscan.connector),
+      ...(deps.connectionBudget !== undefined ? { connectionBudget: deps.connectionBudget } : {}),
+      onProgress: (e) => {
+        progress = { done: probesBefore + e.done, total: scan.progress.total };
+      },
+      ...(options.serviceDetection === false
+        ? {}
+        : { services: serviceDetection(deps.detectService, options.bannerTimeoutMs ?? deps.config.portscan.bannerTimeoutMs, (ip) => plan.hostnames[ip] ?? []) }),
+    });
+    for await (const host of hosts) {
+      const { summary, listed } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
+      pending.push({ host: summary, ports: listed });
+      pendingRows += 1 + listed.length;
+      if (pending.length >= BATCH_HOSTS || pendingRows >= BATCH_ROWS) await flush();
+      deps.metrics?.hostsScanned.inc();
+      deps.metrics?.portProbes.inc({ state: 'open' }, summary.counts.open);
+      deps.metrics?.portProbes.inc({ state: 'closed' }, summary.counts.closed);
+      deps.metrics?.portProbes.inc({ state: 'filtered' }, summary.counts.filtered);
+    }
+    await flush();
+    if (sharded) await repo.progressFromHosts(scanId);
+    return 'done';
+  } catch (err) {
+    // Hosts that finished are valid whatever stopped the scan: keep them (a retry skips them).
+    await flush().catch((flushErr: unknown) => log.warn({ err: flushErr }, 'could not store finished hosts'));
+    if (abort.signal.aborted) {
+      const ended = await endedElsewhere();
+      if (ended !== undefined) {
+        log.info({ status: ended }, sharded ? 'port scan shard stopped: the scan ended' : 'port scan stopped: the scan ended');
+        return ended;
+      }
+      // Stopped by a worker shutdown: the queue hands the job back and a later attempt resumes it.
+      throw err;
+    }
+    const error = describeError(err);
+    log.warn({ err }, sharded ? 'port scan shard attempt failed' : 'port scan attempt failed');
+    // A shard that runs out of attempts fails the whole scan; the other shards stop at their next checkpoint.
+    if (ctx.attempt >= ctx.maxAttempts && (await repo.finish(scanId, { status: 'failed', at: new Date().toISOString(), error }))) {
+      deps.metrics?.portScansFinished.inc({ status: 'failed' });
+    }
+    throw err;
+  } finally {
+    clearInterval(checkpoint);
+    ctx.signal.removeEventListener('abort', onJobAbort);
+  }
+}
+
+/** Totals, the TLS follow-up and status done, once every host of the scan is stored. Returns the final status. */
+async function finishScan(deps: PortScanJobDeps, scan: PortScanRecord, portsPerHost: number): Promise<string> {
+  const repo = deps.store.portScans;
+  const log = deps.logger.child({ scanId: scan.id });
+  const finishedAt = new Date();
+  const totals = await repo.totals(scan.id);
+  const stats: ScanStats = {
+    hostsTotal: scan.addressCount,
+    hostsUp: totals.hostsUp,
+    open: totals.open,
+    closed: totals.closed,
+    filtered: totals.filtered,
+    portsPerHost,
+    durationMs: finishedAt.getTime() - Date.parse(scan.startedAt ?? scan.createdAt),
+  };
+  await repo.updateProgress(scan.id, { done: scan.progress.total, total: scan.progress.total });
+  // Before finishing, so a retry after a crash in between still submits (at most once, see below).
+  if (scan.options.assessTls === true) await submitTlsFollowUp(deps, scan.id, log);
+  const ended = await repo.finish(scan.id, { status: 'done', at: finishedAt.toISOString(), stats });
+  if (ended) {
+    deps.metrics?.portScansFinished.inc({ status: 'done' });
+    deps.metrics?.portScanDuration.observe(stats.durationMs / 1000);
+  }
+  log.info({ ...stats }, 'port scan finished');
+  return ended ? 'done' : 'cancelled';
 }
 
 /**
@@ -252,9 +383,12 @@ async function submitTlsFollowUp(deps: PortScanJobDeps, scanId: string, log: Log
 
 /** The scan's own options over the service's configured defaults and caps. */
 export function effectiveOptions(options: PortScanOptions, config: Config): PortScanOptions {
+  const caps = [options.maxHostConnections, config.portscan.maxHostConnections].filter((n) => n !== undefined);
+  const hostCap = caps.length > 0 ? Math.min(...caps) : undefined;
   return {
     ...options,
     concurrency: Math.min(options.concurrency ?? config.portscan.maxConcurrency, config.portscan.maxConcurrency),
+    ...(hostCap !== undefined ? { maxHostConnections: hostCap } : {}),
     serviceDetection: options.serviceDetection ?? config.portscan.serviceDetection,
     bannerTimeoutMs: options.bannerTimeoutMs ?? config.portscan.bannerTimeoutMs,
   };
@@ -262,6 +396,15 @@ export function effectiveOptions(options: PortScanOptions, config: Config): Port
 
 function* skip(addresses: Iterable<string>, done: ReadonlySet<string>): Generator<string> {
   for (const ip of addresses) if (!done.has(ip)) yield ip;
+}
+
+/** `count` items of `items` from index `first`. */
+function* slice<T>(items: Iterable<T>, first: number, count: number): Generator<T> {
+  let index = 0;
+  for (const item of items) {
+    if (index >= first + count) return;
+    if (index++ >= first) yield item;
+  }
 }
 
 function failMissingPlan(scanId: string): never {

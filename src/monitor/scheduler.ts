@@ -1,4 +1,4 @@
-import { PORT_SCAN_JOB, TLS_SCAN_JOB, portScanJobId, tlsScanJobId } from '../jobs/index.js';
+import { PORT_SCAN_JOB, TLS_SCAN_JOB, portScanJobIds, tlsScanJobId } from '../jobs/index.js';
 import type { Worker } from '../jobs/queue.js';
 import type { Runtime } from '../runtime/index.js';
 import { runDueTargets } from './runs.js';
@@ -10,28 +10,29 @@ export interface Scheduler {
 /** A scan is only reconciled once its job has had time to be claimed. */
 const RECONCILE_GRACE_MS = 60_000;
 
-interface ReconciledKind {
+interface ReconciledKind<S extends { id: string }> {
   job: string;
-  jobId(scanId: string): string;
-  list(status: 'queued' | 'running', createdBefore: string): Promise<{ items: Array<{ id: string }> }>;
+  /** Every queue job that may still be working on the scan. */
+  jobIds(scan: S): string[];
+  list(status: 'queued' | 'running', createdBefore: string): Promise<{ items: S[] }>;
   finish(scanId: string, at: string, message: string): Promise<boolean>;
   counted(): void;
 }
 
-function reconciledKinds(runtime: Runtime): ReconciledKind[] {
+function reconciledKinds(runtime: Runtime): Array<ReconciledKind<{ id: string; shards?: number | undefined }>> {
   const { portScans, tlsAssessments } = runtime.store;
   const failure = (at: string, message: string) => ({ status: 'failed' as const, at, error: { code: 'scan.failed', message } });
   return [
     {
       job: PORT_SCAN_JOB,
-      jobId: portScanJobId,
+      jobIds: (scan) => portScanJobIds({ id: scan.id, shards: scan.shards }),
       list: (status, createdBefore) => portScans.list({ status, createdBefore, limit: 500, offset: 0 }),
       finish: (id, at, message) => portScans.finish(id, failure(at, message)),
       counted: () => runtime.metrics.portScansFinished.inc({ status: 'failed' }),
     },
     {
       job: TLS_SCAN_JOB,
-      jobId: tlsScanJobId,
+      jobIds: (scan) => [tlsScanJobId(scan.id)],
       list: (status, createdBefore) => tlsAssessments.listScans({ status, createdBefore, limit: 500, offset: 0 }),
       finish: (id, at, message) => tlsAssessments.finish(id, failure(at, message)),
       counted: () => runtime.metrics.tlsScansFinished.inc({ status: 'failed' }),
@@ -40,8 +41,9 @@ function reconciledKinds(runtime: Runtime): ReconciledKind[] {
 }
 
 /**
- * Marks port and TLS scans failed whose job ended without finishing them (a job lost by crashed
- * workers more often than its attempts allow, or removed from the queue). Idempotent, so running it
+ * Marks port and TLS scans failed whose jobs (a split port scan's shards and finalize job included)
+ * all ended without finishing them (a job lost by crashed workers more often than its attempts
+ * allow, or removed from the queue). Idempotent, so running it
  * in several processes at once is harmless.
  */
 export async function reconcileScans(runtime: Runtime, now = Date.now()): Promise<number> {
@@ -51,9 +53,11 @@ export async function reconcileScans(runtime: Runtime, now = Date.now()): Promis
     for (const status of ['queued', 'running'] as const) {
       const { items } = await kind.list(status, createdBefore);
       for (const scan of items) {
-        const job = await runtime.queue.get(kind.jobId(scan.id));
-        if (job !== undefined && (job.state === 'waiting' || job.state === 'active')) continue;
-        const message = job === undefined ? `its ${kind.job} job is missing from the queue` : `its job ended as ${job.state}${job.error ? `: ${job.error}` : ''}`;
+        const jobs = await Promise.all(kind.jobIds(scan).map((id) => runtime.queue.get(id)));
+        if (jobs.some((job) => job !== undefined && (job.state === 'waiting' || job.state === 'active'))) continue;
+        // The first job that ended without finishing the scan says why (a failed shard, say).
+        const ended = jobs.find((job) => job !== undefined && job.state !== 'completed') ?? jobs[0];
+        const message = ended === undefined ? `its ${kind.job} job is missing from the queue` : `its job ended as ${ended.state}${ended.error ? `: ${ended.error}` : ''}`;
         if (await kind.finish(scan.id, new Date(now).toISOString(), message)) {
           fixed++;
           kind.counted();

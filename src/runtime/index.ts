@@ -1,12 +1,23 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { createPortScanHandler, createTlsScanHandler, DatabaseQueue, PORT_SCAN_JOB, submitTlsScan, TLS_SCAN_JOB } from '../jobs/index.js';
+import {
+  createPortScanFinalizeHandler,
+  createPortScanHandler,
+  createPortScanShardHandler,
+  createTlsScanHandler,
+  DatabaseQueue,
+  PORT_SCAN_FINALIZE_JOB,
+  PORT_SCAN_JOB,
+  PORT_SCAN_SHARD_JOB,
+  submitTlsScan,
+  TLS_SCAN_JOB,
+} from '../jobs/index.js';
 import type { JobQueue, TlsEngine, Worker } from '../jobs/index.js';
 import { type Metrics, createMetrics } from '../metrics/index.js';
 import { noteAssessment } from '../monitor/runs.js';
 import { processMonitoring } from '../monitor/scheduler.js';
 import { detectService } from '../portscan/detect/index.js';
-import { loadPortLists } from '../portscan/index.js';
+import { createConnectionBudget, loadPortLists } from '../portscan/index.js';
 import type { PortLists, ServiceDetector } from '../portscan/index.js';
 import { createResolver, createScopePolicy, type ScopePolicy } from '../scope/index.js';
 import type { Resolver } from '../scope/index.js';
@@ -157,20 +168,23 @@ async function openSslLabs(config: Config, tlsEngine: TlsEngine): Promise<SslLab
 
 /** Registers every job handler on the runtime's queue, the periodic work's (monitor/scheduler.ts) included. */
 export function startWorker(runtime: Runtime, concurrency = runtime.config.worker.concurrency): Worker {
+  const portScans = {
+    store: runtime.store,
+    queue: runtime.queue,
+    portLists: runtime.portLists,
+    detectService: runtime.detectService,
+    config: runtime.config,
+    logger: runtime.logger,
+    metrics: runtime.metrics,
+    // One budget for every port-scan job (and shard) this process runs at once.
+    connectionBudget: createConnectionBudget(runtime.config.worker.connections),
+    submitTlsScan: (hosts: string[], portScanId: string) => submitTlsScan(runtime, { hosts, portScanId }),
+  };
   const workers = [
-    runtime.queue.process(
-      PORT_SCAN_JOB,
-      createPortScanHandler({
-        store: runtime.store,
-        portLists: runtime.portLists,
-        detectService: runtime.detectService,
-        config: runtime.config,
-        logger: runtime.logger,
-        metrics: runtime.metrics,
-        submitTlsScan: (hosts, portScanId) => submitTlsScan(runtime, { hosts, portScanId }),
-      }),
-      { concurrency },
-    ),
+    runtime.queue.process(PORT_SCAN_JOB, createPortScanHandler(portScans), { concurrency }),
+    runtime.queue.process(PORT_SCAN_SHARD_JOB, createPortScanShardHandler(portScans), { concurrency }),
+    // Quick bookkeeping; one at a time is plenty.
+    runtime.queue.process(PORT_SCAN_FINALIZE_JOB, createPortScanFinalizeHandler(portScans), { concurrency: 1 }),
     runtime.queue.process(
       TLS_SCAN_JOB,
       createTlsScanHandler({

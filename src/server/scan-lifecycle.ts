@@ -8,7 +8,8 @@ export interface ScanLifecycle {
   get(id: string): Promise<{ status: ScanStatus } | undefined>;
   finish(id: string, outcome: { status: 'cancelled'; at: string }): Promise<boolean>;
   delete(id: string): Promise<unknown>;
-  jobId(id: string): string;
+  /** The scan's queue jobs (a split port scan has one per shard too). */
+  jobIds(id: string): Promise<string[]>;
   finished: Counter<'status'>;
   links(id: string): Record<string, string>;
 }
@@ -20,8 +21,8 @@ export interface ScanLifecycle {
 export async function cancelOrDelete(queue: JobQueue, scans: ScanLifecycle, id: string, status: ScanStatus, reply: FastifyReply): Promise<FastifyReply> {
   if (status === 'queued' || status === 'running') {
     const changed = await scans.finish(id, { status: 'cancelled', at: new Date().toISOString() });
-    // A waiting job never starts; a running one notices the cancelled scan at its next checkpoint.
-    await queue.cancel(scans.jobId(id));
+    // A waiting job never starts; a running one (any shard, on any worker) notices the cancelled scan at its next checkpoint.
+    for (const jobId of await scans.jobIds(id)) await queue.cancel(jobId);
     if (changed) scans.finished.inc({ status: 'cancelled' });
     const now = await scans.get(id);
     return reply.status(202).send({ id, status: now?.status ?? 'cancelled', links: scans.links(id) });

@@ -71,6 +71,13 @@ export const PortScanOptions = Type.Object(
     timeoutMs: Type.Optional(FiniteInteger({ minimum: 50, maximum: 60000, description: 'Upper bound of the adaptive per-probe timeout, ms.' })),
     concurrency: Type.Optional(FiniteInteger({ minimum: 1, maximum: 10000, description: 'Maximum probes in flight (capped by the server setting).' })),
     maxRetries: Type.Optional(FiniteInteger({ minimum: 0, maximum: 10, description: 'Maximum retransmissions of an unanswered probe.' })),
+    maxHostConnections: Type.Optional(
+      FiniteInteger({
+        minimum: 1,
+        maximum: 10000,
+        description: 'Politeness: most connections in flight to one address at once (capped by the server setting `portscan.maxHostConnections`); default no cap beyond congestion control.',
+      }),
+    ),
     serviceDetection: Type.Optional(Type.Boolean({ description: 'Probe open ports for banner, HTTP and TLS; default true.' })),
     bannerTimeoutMs: Type.Optional(FiniteInteger({ minimum: 1, maximum: 60000, description: 'How long to wait for a server-first banner, ms.' })),
     assessTls: Type.Optional(
@@ -143,6 +150,9 @@ export const PortScanSummary = Type.Object({
   durationMs: Type.Optional(Type.Number()),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
   stats: Type.Optional(Stats),
+  shards: Type.Optional(
+    Type.Integer({ description: 'Present when the scan was split into shard jobs (blocks of whole hosts, `portscan.shardProbes` probes each) run by any workers in parallel.' }),
+  ),
   links: Links,
 });
 

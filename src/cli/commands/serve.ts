@@ -5,9 +5,6 @@ import type { CliIo } from '../io.js';
 import { parseIntOption } from '../options.js';
 import type { Store } from '../../store/index.js';
 
-/** How long running jobs get to finish on SIGTERM before they are handed back to the queue. */
-export const SHUTDOWN_GRACE_MS = 10_000;
-
 /**
  * Resolves once the first SIGTERM or SIGINT has been handled by `shutdown` (stop taking work, let
  * running jobs finish within the grace period, hand the rest back, close connections).
@@ -85,7 +82,7 @@ export function serveCommand(io: CliIo) {
 
       await runUntilSignalled(logger, async () => {
         await app.close();
-        await worker?.close({ graceMs: SHUTDOWN_GRACE_MS });
+        await worker?.close({ graceMs: config.worker.shutdownGraceMs });
         await runtime.close();
       });
     });

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../program.js';
 import {
+  type CliRun,
   type SpawnedCli,
   apiJson,
   assertBuilt,
@@ -66,13 +67,26 @@ describe('portcullis worker --help', () => {
 });
 
 // `serve --no-worker` and `worker` as separate processes of the built binary, sharing one SQLite data
-// dir: the API queues the scan, only the worker runs it. Once with the embedded queue (in that SQLite
-// file) and once with BullMQ on the Redis at 127.0.0.1:6379 under a prefix of its own.
+// dir: the API queues the scan, only workers run it. Each case once with the embedded queue (in that
+// SQLite file) and once with BullMQ on the Redis at 127.0.0.1:6379 under a prefix of its own.
 describe('portcullis serve --no-worker + portcullis worker', { timeout: SPAWN_TIMEOUT_MS }, () => {
   let range: { first: number; last: number };
   let listener: TestListener;
   let redis: Redis;
   const prefixes: string[] = [];
+
+  /** The environment of every process of one test: its own data dir and Redis prefix (used with BullMQ only). */
+  function queueEnv(useRedis: boolean): Record<string, string> & { PORTCULLIS_REDIS_PREFIX: string } {
+    const prefix = `pctest-${randomUUID()}`;
+    prefixes.push(prefix);
+    return {
+      PORTCULLIS_DATA_DIR: tempDir(),
+      PORTCULLIS_LOG_LEVEL: 'warn',
+      PORTCULLIS_JOB_LEASE_MS: '2000',
+      PORTCULLIS_REDIS_PREFIX: prefix,
+      ...(useRedis ? { REDIS_URL } : {}),
+    };
+  }
 
   beforeAll(async () => {
     assertBuilt();
@@ -97,20 +111,8 @@ describe('portcullis serve --no-worker + portcullis worker', { timeout: SPAWN_TI
     ['the embedded queue', false],
     ['BullMQ on Redis', true],
   ])('completes a port scan of 127.0.0.1 with %s', async (_name, useRedis) => {
-    const dataDir = tempDir();
-    const prefix = `pctest-${randomUUID()}`;
-    if (useRedis) prefixes.push(prefix);
-    const env = {
-      PORTCULLIS_DATA_DIR: dataDir,
-      PORTCULLIS_LOG_LEVEL: 'warn',
-      PORTCULLIS_JOB_LEASE_MS: '2000',
-      ...(useRedis ? { REDIS_URL, PORTCULLIS_REDIS_PREFIX: prefix } : {}),
-    };
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const api = spawnCli(['serve', '--no-worker'], { env: { ...env, PORTCULLIS_HOST: '127.0.0.1', PORTCULLIS_PORT: String(port) } });
-    await waitReady(api, url);
-    const apiKey = printedKey(api.stderr()) ?? '';
+    const env = queueEnv(useRedis);
+    const { api, url, apiKey } = await startApi(env);
 
     const submitted = await apiJson('POST', `${url}/api/v1/port-scans`, {
       targets: ['127.0.0.1'],
@@ -129,7 +131,7 @@ describe('portcullis serve --no-worker + portcullis worker', { timeout: SPAWN_TI
     const open = done.hosts.items.flatMap((h: any) => h.ports.filter((p: any) => p.state === 'open').map((p: any) => `${h.ip}:${p.port}`));
     expect(open).toEqual([`127.0.0.1:${range.first + 3}`]);
     // The job really went through Redis, not the embedded queue.
-    expect((await redis.keys(`${prefix}:*`)).length > 0).toBe(useRedis);
+    expect((await redis.keys(`${env.PORTCULLIS_REDIS_PREFIX}:*`)).length > 0).toBe(useRedis);
 
     // Both stop cleanly on SIGTERM.
     worker.child.kill('SIGTERM');
@@ -138,7 +140,110 @@ describe('portcullis serve --no-worker + portcullis worker', { timeout: SPAWN_TI
     expect(workerExit.code, workerExit.stderr).toBe(0);
     expect(apiExit.code, apiExit.stderr).toBe(0);
   });
+
+  it.each([
+    ['the embedded queue', false],
+    ['BullMQ on Redis', true],
+  ])('a worker stopped by SIGTERM mid-scan hands the job back after the grace period and another worker finishes the scan, with %s', async (_name, useRedis) => {
+    const graceMs = 1000;
+    const env = {
+      ...queueEnv(useRedis),
+      PORTCULLIS_SHUTDOWN_GRACE_MS: String(graceMs),
+      // One job for the whole scan, so there is exactly one job to hand back.
+      PORTCULLIS_SHARD_PROBES: '0',
+    };
+    // The workers log at info: their "port scan started" lines tell which attempt ran and what it resumed.
+    const workerEnv = { ...env, PORTCULLIS_LOG_LEVEL: 'info' };
+    const { api, url, apiKey } = await startApi(env);
+
+    // 1024 loopback addresses x 300 ports that nothing listens on: several seconds of work.
+    const ports = quietPortRange(300);
+    const submitted = await apiJson('POST', `${url}/api/v1/port-scans`, {
+      targets: ['127.0.0.0/22'],
+      ports: `${ports.first}-${ports.last}`,
+      options: { timing: 4, serviceDetection: false },
+    }, apiKey);
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
+    const id: string = submitted.body.id;
+    const addressCount: number = submitted.body.addressCount;
+    expect(addressCount).toBe(1024);
+    const getScan = async (): Promise<any> => (await apiJson('GET', `${url}/api/v1/port-scans/${id}`, undefined, apiKey)).body;
+
+    const first = spawnCli(['worker', '--concurrency', '1'], { env: workerEnv });
+    const deadline = Date.now() + 60_000;
+    for (let scan = await getScan(); !(scan.status === 'running' && scan.hostsDone > 0); scan = await getScan()) {
+      if (first.child.exitCode !== null || Date.now() > deadline) throw new Error(`the scan did not get going: ${JSON.stringify(scan)}\n${first.stdout()}${first.stderr()}`);
+      await sleep(100);
+    }
+
+    // Exits cleanly once the grace period is over, without waiting for the scan to finish...
+    const firstExit = await signalAndWait(first, 'SIGTERM', graceMs + 8000);
+    expect(firstExit.code, firstExit.stdout + firstExit.stderr).toBe(0);
+    const handedBack = await getScan();
+    expect(handedBack.status).not.toBe('done');
+    expect(handedBack.hostsDone).toBeGreaterThan(0);
+    expect(handedBack.hostsDone).toBeLessThan(addressCount);
+    expect(firstExit.stdout).not.toMatch(/port scan finished/);
+
+    // ...and the next worker resumes the scan (first run not counted: it was handed back, not lost).
+    const second = spawnCli(['worker', '--concurrency', '1'], { env: workerEnv });
+    const done = await waitForScanDone({ url, apiKey }, id, 60_000);
+    expect(done.status, second.stdout() + second.stderr()).toBe('done');
+    expect(done.hostsDone).toBe(addressCount);
+    const resumed = startedLines(second.stdout());
+    expect(resumed, second.stdout()).toHaveLength(1);
+    expect(resumed[0]).toMatchObject({ attempt: 1, addresses: addressCount });
+    expect(resumed[0]!.resumedHosts).toBeGreaterThanOrEqual(handedBack.hostsDone);
+
+    // Every address is stored once: the hosts the first worker finished were not scanned again as new rows.
+    const ips: string[] = [];
+    for (let offset = 0; offset < addressCount; offset += 1000) {
+      const page = await apiJson('GET', `${url}/api/v1/port-scans/${id}?hosts=all&limit=1000&offset=${offset}`, undefined, apiKey);
+      expect(page.body.hosts.total).toBe(addressCount);
+      ips.push(...page.body.hosts.items.map((h: { ip: string }) => h.ip));
+    }
+    expect(ips).toHaveLength(addressCount);
+    expect(new Set(ips).size).toBe(addressCount);
+
+    const [secondExit, apiExit] = await Promise.all([signalAndWait(second, 'SIGTERM', 20_000), signalAndWait(api, 'SIGTERM', 20_000)]);
+    expect(secondExit.code, secondExit.stderr).toBe(0);
+    expect(apiExit.code, apiExit.stderr).toBe(0);
+  });
 });
+
+/** `serve --no-worker` on a free loopback port, ready, with the admin key it printed. */
+async function startApi(env: Record<string, string>): Promise<{ api: SpawnedCli; url: string; apiKey: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const api = spawnCli(['serve', '--no-worker'], { env: { ...env, PORTCULLIS_HOST: '127.0.0.1', PORTCULLIS_PORT: String(port) } });
+  await waitReady(api, url);
+  return { api, url, apiKey: printedKey(api.stderr()) ?? '' };
+}
+
+/** Sends a signal and waits for the exit; kills the process and fails when it takes longer than timeoutMs. */
+async function signalAndWait(run: SpawnedCli, signal: NodeJS.Signals, timeoutMs: number): Promise<CliRun> {
+  run.child.kill(signal);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      run.child.kill('SIGKILL');
+      reject(new Error(`still running ${timeoutMs} ms after ${signal}\nstdout: ${run.stdout()}\nstderr: ${run.stderr()}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The "port scan started" lines of a worker's JSON log. */
+function startedLines(log: string): Array<{ attempt: number; addresses: number; resumedHosts: number }> {
+  return log
+    .split('\n')
+    .filter((line) => line.includes('"port scan started"'))
+    .map((line) => JSON.parse(line));
+}
 
 async function waitReady(run: SpawnedCli, url: string): Promise<void> {
   const deadline = Date.now() + 30_000;

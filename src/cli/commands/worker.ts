@@ -2,7 +2,7 @@ import { Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../config/index.js';
 import type { CliIo } from '../io.js';
 import { parseIntOption } from '../options.js';
-import { SHUTDOWN_GRACE_MS, runUntilSignalled } from './serve.js';
+import { runUntilSignalled } from './serve.js';
 
 export function workerCommand(io: CliIo) {
   return new Command('worker')
@@ -19,9 +19,10 @@ Workers take jobs from the queue the API process fills:
   - without REDIS_URL the queue is the embedded one in the database, which is safe for several processes
     too: a worker on the same SQLite data dir (same host) or the same PostgreSQL database works.
 
-On SIGTERM or SIGINT a worker stops taking jobs, gives running ones ${SHUTDOWN_GRACE_MS / 1000} s to finish, then hands
-the rest back to the queue for another worker. A worker killed outright loses its jobs to another
-worker once their lease (PORTCULLIS_JOB_LEASE_MS) runs out.`,
+On SIGTERM or SIGINT a worker stops taking jobs, gives running ones a grace period to finish
+(PORTCULLIS_SHUTDOWN_GRACE_MS, default 10 s), then hands the rest back to the queue for another worker
+without using up an attempt. A worker killed outright loses its jobs to another worker once their
+lease (PORTCULLIS_JOB_LEASE_MS) runs out.`,
     )
     .action(async (opts) => {
       const concurrency = opts.concurrency === undefined ? undefined : parseIntOption(opts.concurrency, '--concurrency', 1, 64);
@@ -44,7 +45,7 @@ worker once their lease (PORTCULLIS_JOB_LEASE_MS) runs out.`,
         'portcullis worker ready',
       );
       await runUntilSignalled(logger, async () => {
-        await worker.close({ graceMs: SHUTDOWN_GRACE_MS });
+        await worker.close({ graceMs: config.worker.shutdownGraceMs });
         await runtime.close();
       });
     });

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { portScanJobId, type PortScanSubmission, submitPortScan } from '../../jobs/index.js';
+import { portScanJobIds, type PortScanSubmission, submitPortScan } from '../../jobs/index.js';
 import { comparePortScans, type ScanSide } from '../../portscan/index.js';
 import { canonicalIp as canonicalAddress } from '../../scope/index.js';
 import { scanningAs } from '../auth.js';
@@ -52,6 +52,7 @@ export function toScanSummary(scan: PortScanRecord) {
     ...(durationMs !== undefined ? { durationMs } : {}),
     ...(scan.error !== undefined ? { error: scan.error } : {}),
     ...(scan.stats !== undefined ? { stats: scan.stats } : {}),
+    ...(scan.shards !== undefined ? { shards: scan.shards } : {}),
     links: scanLinks(scan.id),
   };
 }
@@ -193,7 +194,7 @@ export async function portScanRoutes(fastify: FastifyInstance, opts: { runtime: 
       const { id } = request.params;
       const scan = await repo.get(id);
       if (scan === undefined) throw notFound(id);
-      const lifecycle = { get: repo.get, finish: repo.finish, delete: repo.delete, jobId: portScanJobId, finished: runtime.metrics.portScansFinished, links: scanLinks };
+      const lifecycle = { get: repo.get, finish: repo.finish, delete: repo.delete, jobIds: async (scanId: string) => portScanJobIds({ id: scanId, shards: (await repo.get(scanId))?.shards }), finished: runtime.metrics.portScansFinished, links: scanLinks };
       return cancelOrDelete(runtime.queue, lifecycle, id, scan.status, reply);
     },
   );

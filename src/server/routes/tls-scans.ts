@@ -365,7 +365,7 @@ export async function tlsScanRoutes(fastify: FastifyInstance, opts: { runtime: R
       const { id } = request.params;
       const scan = await repo.getScan(id);
       if (scan === undefined) throw notFound('TLS scan', id);
-      const lifecycle = { get: repo.getScan, finish: repo.finish, delete: repo.deleteScan, jobId: tlsScanJobId, finished: runtime.metrics.tlsScansFinished, links: tlsScanLinks };
+      const lifecycle = { get: repo.getScan, finish: repo.finish, delete: repo.deleteScan, jobIds: async (scanId: string) => [tlsScanJobId(scanId)], finished: runtime.metrics.tlsScansFinished, links: tlsScanLinks };
       return cancelOrDelete(runtime.queue, lifecycle, id, scan.status, reply);
     },
   );
