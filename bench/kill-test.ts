@@ -87,6 +87,8 @@ async function main(): Promise<void> {
       'min-gap-ms': { type: 'string', default: '1000' },
       'max-gap-ms': { type: 'string', default: '5000' },
       seed: { type: 'string' },
+      // Splits every port scan into shard jobs of this many probes (0: one job per scan, the default).
+      'shard-probes': { type: 'string', default: '0' },
     },
   });
   const queueKind = values.queue;
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
   const concurrency = Number(values.concurrency);
   const leaseMs = Number(values['lease-ms']);
   const [minGapMs, maxGapMs] = [Number(values['min-gap-ms']), Number(values['max-gap-ms'])];
+  const shardProbes = Number(values['shard-probes']);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
   const random = seededRandom(seed);
   const workload: ScaleWorkload = {
@@ -133,6 +136,7 @@ async function main(): Promise<void> {
       redisPrefix: prefix,
       concurrency,
       leaseMs,
+      shardProbes,
     };
     runtime = await createRuntime(
       buildConfig(
@@ -264,12 +268,12 @@ async function main(): Promise<void> {
     for (const g of integrity.gaps) console.log(`[bench]   gap: ${g}`);
 
     const killRows = killLog.map((k, i) => `| ${i + 1} | ${fmt(k.atS, 1)} s | ${k.worker} (pid ${k.pid}) | ${k.activeJobs} | ${k.replacement} (${fmt(k.replacementReadyMs)} ms) |`);
-    const name = `kill-test-${queueKind}-${dbKind}${kills === DEFAULT_KILLS ? '' : `-${kills}-kills`}`;
+    const name = `kill-test-${queueKind}-${dbKind}${kills === DEFAULT_KILLS ? '' : `-${kills}-kills`}${shardProbes > 0 ? '-sharded' : ''}`;
     const markdown = [
       `# Kill test: ${queueKind === 'bullmq' ? 'BullMQ on Redis' : 'embedded queue'}, ${dbKind === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${kills} SIGKILLs`,
       '',
       machineMarkdown(machine, uptime()),
-      `- Command: \`npx tsx bench/kill-test.ts --queue ${queueKind} --db ${dbKind} --kills ${kills} --seed ${seed}\` (other options at their defaults: ${workerCount} workers, concurrency ${concurrency}, lease ${leaseMs} ms, kill gaps ${minGapMs}-${maxGapMs} ms)`,
+      `- Command: \`npx tsx bench/kill-test.ts --queue ${queueKind} --db ${dbKind} --kills ${kills} --seed ${seed}${shardProbes > 0 ? ` --shard-probes ${shardProbes}` : ''}\` (other options at their defaults: ${workerCount} workers, concurrency ${concurrency}, lease ${leaseMs} ms, kill gaps ${minGapMs}-${maxGapMs} ms)`,
       `- Store: ${dbKind === 'postgres' ? 'a scratch PostgreSQL database on 127.0.0.1:5432, dropped after' : 'one SQLite data dir shared by every process'}; queue: ${queueKind === 'bullmq' ? `BullMQ on ${REDIS_URL} under a prefix of its own, deleted after` : 'the embedded queue (jobs table of that database)'}.`,
       `- Workers: ${workerCount} \`node dist/cli/main.js worker\` processes (PORTCULLIS_WORKER_CONCURRENCY=${concurrency}: that many port-scan and that many TLS-scan jobs at once each, PORTCULLIS_JOB_LEASE_MS=${leaseMs}). A random one of those up is SIGKILLed after a random ${minGapMs}-${maxGapMs} ms and a replacement started (in the background), ${kills} times.`,
       `- Workload, submitted by this process through \`submitPortScan\`/\`submitTlsScan\` (store + queue, no HTTP): ${workload.portScans} port scans of consecutive /${32 - Math.log2(workload.addressesPerScan)} blocks from 127.1.0.0 (${workload.addressesPerScan} addresses × ${workload.ports.length} ports ${workload.ports.join(',')}, no service detection; listeners of this process on 2 addresses × 2 ports of each block) and ${workload.tlsScans} TLS scans of ${workload.tlsTargetsPerScan} endpoints each (fresh, native engine; ${TLS_FIXTURES.join(', ')} on 127.0.1.1-${TLS_ADDRESSES}, served by a child process).`,

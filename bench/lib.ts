@@ -593,6 +593,8 @@ export interface WorkerSettings {
   redisPrefix: string;
   concurrency: number;
   leaseMs: number;
+  /** PORTCULLIS_SHARD_PROBES: port scans of more probes are split into shard jobs (0: never). */
+  shardProbes?: number | undefined;
 }
 
 /** The environment of `portcullis worker` for these settings, and nothing of the caller's PORTCULLIS_* settings. */
@@ -607,6 +609,7 @@ export function workerEnv(s: WorkerSettings): NodeJS.ProcessEnv {
     ...(s.databaseUrl !== undefined ? { DATABASE_URL: s.databaseUrl } : {}),
     ...(s.dataDir !== undefined ? { PORTCULLIS_DATA_DIR: s.dataDir } : {}),
     ...(s.redisUrl !== undefined ? { REDIS_URL: s.redisUrl } : {}),
+    ...(s.shardProbes !== undefined ? { PORTCULLIS_SHARD_PROBES: String(s.shardProbes) } : {}),
   };
 }
 
@@ -740,9 +743,10 @@ export function portScanTarget(w: ScaleWorkload, i: number): string {
 }
 
 /** Opens the listeners, then submits every scan through the product's submit functions (store + queue). */
-export async function submitWorkload(runtime: Runtime, w: ScaleWorkload, tls: TlsEndpoints): Promise<SubmittedWorkload> {
+export async function submitWorkload(runtime: Runtime, w: ScaleWorkload, tls: TlsEndpoints | undefined): Promise<SubmittedWorkload> {
   const { submitPortScan, submitTlsScan } = await import('../src/jobs/index.js');
-  if (w.tlsTargetsPerScan > tls.endpoints.length) throw new Error(`only ${tls.endpoints.length} TLS endpoints for ${w.tlsTargetsPerScan} targets per scan`);
+  const endpoints = tls?.endpoints ?? [];
+  if (w.tlsScans > 0 && w.tlsTargetsPerScan > endpoints.length) throw new Error(`only ${endpoints.length} TLS endpoints for ${w.tlsTargetsPerScan} targets per scan`);
   const targets = Array.from({ length: w.portScans }, (_, i) => portScanTarget(w, i));
   const listeners: Listeners[] = [];
   const plans = Array.from({ length: w.portScans }, (_, i) => blockListeners(w, i));
@@ -760,7 +764,7 @@ export async function submitWorkload(runtime: Runtime, w: ScaleWorkload, tls: Tl
     }
     if (i < w.tlsScans) {
       const hosts = Array.from({ length: w.tlsTargetsPerScan }, (_, k) => {
-        const e = tls.endpoints[(i * w.tlsTargetsPerScan + k) % tls.endpoints.length] as TlsEndpoints['endpoints'][number];
+        const e = endpoints[(i * w.tlsTargetsPerScan + k) % endpoints.length] as TlsEndpoints['endpoints'][number];
         return `${e.host}:${e.port}`;
       });
       tlsScanIds.push((await submitTlsScan(runtime, { hosts, options: { fresh: true } })).id);
@@ -779,14 +783,16 @@ export interface ScanOutcome {
 
 /** Every scan of the workload as stored now, with its queue job. */
 export async function scanOutcomes(runtime: Runtime, submitted: SubmittedWorkload): Promise<ScanOutcome[]> {
-  const { portScanJobId, tlsScanJobId } = await import('../src/jobs/index.js');
+  const { portScanJobIds, tlsScanJobId } = await import('../src/jobs/index.js');
   const job = async (jobId: string): Promise<ScanOutcome['job']> => {
     const info = await runtime.queue.get(jobId);
     return info && { state: info.state, attemptsMade: info.attemptsMade, maxAttempts: info.maxAttempts, error: info.error };
   };
   const ports = submitted.portScanIds.map(async (id): Promise<ScanOutcome> => {
     const scan = await runtime.store.portScans.get(id);
-    return { id, kind: 'port', status: scan?.status ?? 'missing', error: scan?.error?.message, job: await job(portScanJobId(id)) };
+    // A split scan: the job that did not complete (a failed shard), else the scan's own.
+    const jobs = await Promise.all(portScanJobIds({ id, shards: scan?.shards }).map(job));
+    return { id, kind: 'port', status: scan?.status ?? 'missing', error: scan?.error?.message, job: jobs.find((j) => j !== undefined && j.state !== 'completed') ?? jobs[0] };
   });
   const tls = submitted.tlsScanIds.map(async (id): Promise<ScanOutcome> => {
     const scan = await runtime.store.tlsAssessments.getScan(id);
@@ -810,7 +816,7 @@ async function unfinishedScans(runtime: Runtime, submitted: SubmittedWorkload): 
 
 /** Polls until every scan of the workload finished or its job did (a job failed under a scan left running), or the deadline passes. */
 export async function waitForWorkload(runtime: Runtime, submitted: SubmittedWorkload, timeoutMs: number, pollMs = 250): Promise<{ outcomes: ScanOutcome[]; finishedMs: number; timedOut: boolean }> {
-  const { portScanJobId, tlsScanJobId } = await import('../src/jobs/index.js');
+  const { portScanJobIds, tlsScanJobId } = await import('../src/jobs/index.js');
   const started = performance.now();
   let jobsCheckedAt = started;
   for (;;) {
@@ -820,8 +826,10 @@ export async function waitForWorkload(runtime: Runtime, submitted: SubmittedWork
     // A scan left running by a job that failed never finishes: look at the jobs now and then.
     if (!settled && now - jobsCheckedAt > 2000) {
       jobsCheckedAt = now;
-      const jobs = await Promise.all(unfinished.map((u) => runtime.queue.get(u.kind === 'port' ? portScanJobId(u.id) : tlsScanJobId(u.id))));
-      settled = jobs.every((j) => j !== undefined && j.state !== 'waiting' && j.state !== 'active');
+      const jobIds = await Promise.all(unfinished.map(async (u) => (u.kind === 'port' ? portScanJobIds({ id: u.id, shards: (await runtime.store.portScans.get(u.id))?.shards }) : [tlsScanJobId(u.id)])));
+      const jobs = await Promise.all(jobIds.map((ids) => Promise.all(ids.map((id) => runtime.queue.get(id)))));
+      // Settled when no scan has a job that may still finish it (a split scan: any shard or its finalize job).
+      settled = jobs.every((ofScan) => !ofScan.some((j) => j !== undefined && (j.state === 'waiting' || j.state === 'active')));
     }
     if (settled || now - started > timeoutMs) return { outcomes: await scanOutcomes(runtime, submitted), finishedMs: now, timedOut: !settled };
     await sleep(pollMs);

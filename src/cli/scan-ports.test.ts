@@ -204,6 +204,15 @@ describe('portcullis scan ports in-process (runCli with a static resolver)', { t
     expect(doc.stats).toMatchObject({ scannedPorts: 2, open: 1, closed: 1 });
   });
 
+  it('scans with --max-host-connections and refuses a cap that is not a whole number from 1 to 10000 (exit 2)', async () => {
+    const io = captureIo();
+    expect(await runCli(['scan', 'ports', '127.0.0.1', '-p', `${ssh.port},${closed}`, '--json', '--no-service-detection', '--max-host-connections', '1'], io), io.err()).toBe(0);
+    expect(JSON.parse(io.out()).stats).toMatchObject({ scannedPorts: 2, open: 1, closed: 1 });
+    const bad = captureIo();
+    expect(await runCli(['scan', 'ports', '127.0.0.1', '--max-host-connections', '0'], bad)).toBe(2);
+    expect(bad.err()).toMatch(/--max-host-connections must be between 1 and 10000/);
+  });
+
   it('sends commander usage errors and subcommand help to the given io, not to the process streams', async () => {
     const bad = captureIo();
     expect(await runCli(['scan', 'ports', '127.0.0.1', '--bogus'], bad)).toBe(2);

@@ -32,6 +32,7 @@ export function scanPortsCommand(io: CliIo, deps: ScanPortsDeps = {}) {
     .option('--timeout <ms>', 'upper bound of the adaptive per-probe timeout (ms)')
     .option('--concurrency <n>', 'maximum probes in flight')
     .option('--max-retries <n>', 'maximum retransmissions of an unanswered probe')
+    .option('--max-host-connections <n>', 'politeness: most connections in flight to one address (env PORTCULLIS_MAX_HOST_CONNECTIONS)')
     .option('--no-service-detection', 'do not probe open ports for banners, HTTP or TLS')
     .option('--banner-timeout <ms>', 'how long to wait for a server-first banner (ms)')
     .addHelpText(
@@ -60,11 +61,14 @@ Examples:
         maxAddresses: config.scope.maxAddressesPerScan,
       });
       const bannerTimeoutMs = opts.bannerTimeout !== undefined ? parseIntOption(opts.bannerTimeout, '--banner-timeout', 1, 60000) : config.portscan.bannerTimeoutMs;
+      const hostCap =
+        opts.maxHostConnections !== undefined ? parseIntOption(opts.maxHostConnections, '--max-host-connections', 1, 10000) : config.portscan.maxHostConnections;
       const options = {
         timing: Number(opts.timing) as TimingTemplate,
         ...(opts.timeout !== undefined ? { timeoutMs: parseIntOption(opts.timeout, '--timeout', 50, 60000) } : {}),
         ...(opts.concurrency !== undefined ? { concurrency: parseIntOption(opts.concurrency, '--concurrency', 1, 10000) } : {}),
         ...(opts.maxRetries !== undefined ? { maxRetries: parseIntOption(opts.maxRetries, '--max-retries', 0, 10) } : {}),
+        ...(hostCap !== undefined ? { maxHostConnections: hostCap } : {}),
       };
 
       const total = plan.addressCount * ports.length;
