@@ -49,9 +49,13 @@ describe('portcullis serve: a running scan survives SIGKILL and a restart', () =
     await second?.stop('SIGKILL').catch(() => {});
   });
 
-  it('resumes the scan after the restart and stores every host exactly once, with consistent totals', async () => {
+  // As one job, and split into 7 shard jobs of 10 hosts (run one at a time: concurrency 1).
+  it.each([
+    ['as one job', '0'],
+    ['split into shards', '30000'],
+  ])('resumes the scan %s after the restart and stores every host exactly once, with consistent totals', async (_how, shardProbes) => {
     const dataDir = tempDir();
-    const env = { PORTCULLIS_JOB_LEASE_MS: String(LEASE_MS), PORTCULLIS_WORKER_CONCURRENCY: '1' };
+    const env = { PORTCULLIS_JOB_LEASE_MS: String(LEASE_MS), PORTCULLIS_WORKER_CONCURRENCY: '1', PORTCULLIS_SHARD_PROBES: shardProbes };
     first = await startServeOnFreePort({ dataDir, env });
 
     const submitted = await apiJson('POST', `${first.url}/api/v1/port-scans`, scanRequest(), first.apiKey);
@@ -79,13 +83,13 @@ describe('portcullis serve: a running scan survives SIGKILL and a restart', () =
     const atKill = withDb(dataDir, (db) => ({
       scan: db.prepare('select status, hosts_done from port_scans where id = ?').get(id) as { status: string; hosts_done: number },
       hosts: (db.prepare('select count(*) as n from scan_hosts where scan_id = ?').get(id) as { n: number }).n,
-      job: db.prepare("select state, attempts_made, lease_owner from jobs where id = ?").get(`port-scan:${id}`) as { state: string; attempts_made: number; lease_owner: string | null },
+      // The scan's own job, or the shard job that was running.
+      jobs: db.prepare("select state, attempts_made, lease_owner from jobs where id like ? and state = 'active'").all(`port-scan:${id}%`) as Array<{ state: string; attempts_made: number; lease_owner: string | null }>,
     }));
     expect(atKill.scan.status).toBe('running');
     expect(atKill.hosts, 'the scan finished before it could be killed; make it bigger').toBeLessThan(ADDRESSES);
     expect(atKill.hosts).toBeGreaterThanOrEqual(before.hostsDone);
-    expect(atKill.job).toMatchObject({ state: 'active', attempts_made: 1 });
-    expect(atKill.job.lease_owner).not.toBeNull();
+    expect(atKill.jobs).toEqual([{ state: 'active', attempts_made: 1, lease_owner: expect.any(String) }]);
 
     // Same data dir and port (a new port only if another process took it meanwhile); info logs, so
     // the resumed attempt can be seen.
@@ -109,11 +113,11 @@ describe('portcullis serve: a running scan survives SIGKILL and a restart', () =
     const logs = parseLogs(stopped.stdout);
     second = undefined;
 
-    // The second process ran the job again as attempt 2 and skipped the hosts already stored.
-    const started = logs.filter((l) => l.msg === 'port scan started' && l.scanId === id);
-    expect(started, stopped.stdout).toHaveLength(1);
-    expect(started[0]).toMatchObject({ attempt: 2 });
-    expect(started[0]!.resumedHosts).toBe(atKill.hosts);
+    // The second process ran the interrupted job again as attempt 2, and scanned exactly the hosts
+    // that were not stored yet (the ones of shards that had not started included).
+    const started = logs.filter((l) => (l.msg === 'port scan started' || l.msg === 'port scan shard started') && l.scanId === id);
+    expect(started.filter((l) => l.attempt === 2), stopped.stdout).toHaveLength(1);
+    expect(started.reduce((sum, l) => sum + l.addresses - l.resumedHosts, 0)).toBe(ADDRESSES - atKill.hosts);
     expect(logs.some((l) => typeof l.msg === 'string' && l.msg.includes('worker lost the job 1 time'))).toBe(true);
 
     withDb(dataDir, (db) => {
@@ -143,8 +147,11 @@ describe('portcullis serve: a running scan survives SIGKILL and a restart', () =
       const ips = (db.prepare('select ip from scan_hosts where scan_id = ? order by ip_key').all(id) as Array<{ ip: string }>).map((r) => r.ip);
       expect(ips).toEqual(Array.from({ length: ADDRESSES }, (_, i) => `127.0.0.${i + 1}`));
 
-      const job = db.prepare('select state, attempts_made, lost_count from jobs where id = ?').get(`port-scan:${id}`);
-      expect(job).toMatchObject({ state: 'completed', attempts_made: 2, lost_count: 1 });
+      // Every job of the scan completed; the one that was running at the kill ran twice, lost once.
+      const jobs = db.prepare('select state, attempts_made, lost_count from jobs where id like ?').all(`port-scan:${id}%`) as Array<{ state: string; attempts_made: number; lost_count: number }>;
+      expect(jobs).toHaveLength(shardProbes === '0' ? 1 : 1 + 7 + 1);
+      expect(jobs.every((j) => j.state === 'completed')).toBe(true);
+      expect(jobs.filter((j) => j.lost_count > 0)).toEqual([{ state: 'completed', attempts_made: 2, lost_count: 1 }]);
       const scan = db.prepare('select status, hosts_done from port_scans where id = ?').get(id);
       expect(scan).toMatchObject({ status: 'done', hosts_done: ADDRESSES });
     });
