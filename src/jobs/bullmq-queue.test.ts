@@ -113,6 +113,23 @@ describe('BullmqQueue details', () => {
     }
   });
 
+  it('adds a job whose id was claimed by an enqueue that died before adding it, once', async () => {
+    const f = await openFixture();
+    try {
+      // What a process killed between claiming the id and adding the job leaves behind.
+      await admin.hset(`${f.prefix}:default:portcullis:ids`, 'scan:7:shard:1', 'half');
+      let runs = 0;
+      f.queue.process('half', async () => void runs++, { concurrency: 1 });
+      const [a, b] = await Promise.all([f.queue.enqueue('half', { n: 1 }, { jobId: 'scan:7:shard:1' }), f.queue.enqueue('half', { n: 1 }, { jobId: 'scan:7:shard:1' })]);
+      expect([a.id, b.id]).toEqual(['scan:7:shard:1', 'scan:7:shard:1']);
+      expect(await f.queue.waitUntilFinished('scan:7:shard:1', 5000)).toMatchObject({ state: 'completed' });
+      expect(runs).toBe(1);
+      await expect(f.queue.enqueue('other-kind', {}, { jobId: 'scan:7:shard:1' })).resolves.toMatchObject({ kind: 'half', state: 'completed' });
+    } finally {
+      await f.cleanup();
+    }
+  });
+
   it('keeps everything under its prefix, so a test can delete its keys', async () => {
     const f = await openFixture();
     f.queue.process('tidy', async () => 'ok', { concurrency: 1 });

@@ -204,7 +204,11 @@ export class BullmqQueue implements JobQueue {
     if ((await this.#client.hsetnx(this.#key('ids'), id, kind)) === 0) {
       const existing = await this.get(id);
       if (existing) return existing as JobInfo<P>;
-      throw new Error(`job id ${id} is taken but its job cannot be read`);
+      // Claimed, but the job was never added: the enqueuer died in between (the kill test found
+      // this). Add it now; BullMQ ignores a second add of one job id, so a live enqueuer racing us
+      // still makes one job.
+      const claimedBy = await this.#client.hget(this.#key('ids'), id);
+      if (claimedBy !== kind) throw new Error(`job id ${id} is taken by a ${claimedBy ?? 'removed'} job`);
     }
     await this.#client.sadd(this.#key('kinds'), kind);
     const bullOptions: JobsOptions = {
