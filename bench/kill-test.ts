@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     const histogramText = Object.entries(lostHistogram)
       .map(([kind, byTimes]) => `${kind}: ${Object.entries(byTimes).map(([times, n]) => `${n} × ${times}`).join(', ')}`)
       .join('; ');
-    const resumedPortScans = logs.filter((l) => l.msg === 'port scan started' && Number(l.resumedHosts) > 0).length;
+    const resumedPortScans = new Set(logs.filter((l) => (l.msg === 'port scan started' || l.msg === 'port scan shard started') && Number(l.resumedHosts) > 0).map((l) => l.scanId)).size;
     const resumedTlsScans = logs.filter((l) => l.msg === 'TLS scan started' && Number(l.resumed) > 0).length;
     const workerErrors = logs.filter((l) => l.level >= 50).map((l) => `${l.msg ?? ''} ${JSON.stringify(l.err ?? '')}`.slice(0, 300));
     // Why attempts failed (the handlers log each failed attempt with its error).
