@@ -6,7 +6,7 @@ import { runUntilSignalled } from './serve.js';
 
 export function workerCommand(io: CliIo) {
   return new Command('worker')
-    .description('Run scan jobs only (no API, no scheduler), next to `portcullis serve --no-worker` or as one of many workers')
+    .description('Run jobs only (no API), next to `portcullis serve --no-worker` or as one of many workers')
     .option('--concurrency <n>', 'jobs of each kind run at once by this process (env PORTCULLIS_WORKER_CONCURRENCY, default 2)')
     .option('--data-dir <dir>', 'data directory for the SQLite store (env PORTCULLIS_DATA_DIR, default ./data)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env PORTCULLIS_LOG_LEVEL)')
@@ -18,6 +18,12 @@ Workers take jobs from the queue the API process fills:
     that reaches Redis and the database (DATABASE_URL=postgres://… for more than one host);
   - without REDIS_URL the queue is the embedded one in the database, which is safe for several processes
     too: a worker on the same SQLite data dir (same host) or the same PostgreSQL database works.
+
+Any worker also runs the periodic work (due targets, scan reconciliation) when its period comes: the
+queue produces one such job per period for the whole installation. A port scan of more than
+PORTCULLIS_SHARD_PROBES probes (default 65536) is split into shard jobs that any workers run at once.
+All port-scan jobs of one worker share PORTCULLIS_WORKER_CONNECTIONS probe sockets (default 80 % of
+the open-files limit); PORTCULLIS_MAX_HOST_CONNECTIONS caps connections to one address.
 
 On SIGTERM or SIGINT a worker stops taking jobs, gives running ones a grace period to finish
 (PORTCULLIS_SHUTDOWN_GRACE_MS, default 10 s), then hands the rest back to the queue for another worker
