@@ -7,7 +7,7 @@ import { staticResolver } from '../scope/index.js';
 import type { ServiceDetector } from '../portscan/index.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { closedPort, listen, type TestListener } from '../testing/listeners.js';
-import { PORT_SCAN_JOB, type PortScanJobPayload, createPortScanHandler, portScanJobId, portScanJobIds, shardPlan, submitPortScan } from './port-scans.js';
+import { PORT_SCAN_JOB, type PortScanJobPayload, createPortScanHandler, createPortScanShardHandler, portScanJobId, portScanJobIds, shardPlan, submitPortScan } from './port-scans.js';
 import type { JobContext } from './queue.js';
 
 interface Fixture {
@@ -189,6 +189,23 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
     } finally {
       await worker.close();
     }
+  });
+
+  it('resumes a shard from the hosts of its own block an earlier attempt stored', async () => {
+    f = await fixture(dialect, undefined, 8);
+    const closed = await closedPort();
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1-127.0.0.8'], ports: `${closed}`, options: { serviceDetection: false } });
+    const at = new Date().toISOString();
+    // Stored earlier: one host of shard 1's block (127.0.0.5-8) and one of shard 0's.
+    const stored = (ip: string) => ({ host: { ip, hostnames: [], status: 'up' as const, counts: { open: 0, closed: 1, filtered: 0 }, startedAt: at, finishedAt: at }, ports: [] });
+    await f.runtime.store.portScans.saveHosts(scan.id, [stored('127.0.0.2'), stored('127.0.0.6')]);
+    const shard = createPortScanShardHandler({ ...f.runtime, checkpointMs: 20 });
+    const ctx = { ...jobContext(scan.id), payload: { scanId: scan.id, shard: 1, hostsPerShard: 4 }, attempt: 2 };
+    expect(await shard(ctx)).toEqual({ status: 'done' });
+    const hosts = (await f.runtime.store.portScans.hosts(scan.id, { limit: 10, offset: 0 })).items;
+    expect(hosts.map((h) => h.ip)).toEqual(['127.0.0.2', '127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8']);
+    // 127.0.0.6 kept the earlier attempt's row: it was not scanned again.
+    expect(hosts.find((h) => h.ip === '127.0.0.6')?.finishedAt).toBe(at);
   });
 
   it('stops every shard of a split scan when it is cancelled', async () => {

@@ -235,13 +235,18 @@ async function scanAddresses(
   const repo = deps.store.portScans;
   const sharded = shard !== undefined;
   const log = deps.logger.child({ scanId, attempt: ctx.attempt, ...(sharded ? { shard } : {}) });
-  const alreadyStored = await repo.finishedHosts(scanId);
+  // A shard's block is a run of the plan's address order, which is the store's ip_key order: it reads
+  // back only its own hosts, not the whole scan's.
   let addressCount = 0;
-  let resumedHosts = 0;
+  let first: string | undefined;
+  let last: string | undefined;
   for (const ip of addresses()) {
     addressCount++;
-    if (alreadyStored.has(ip)) resumedHosts++;
+    first ??= ip;
+    last = ip;
   }
+  const alreadyStored = sharded && first !== undefined && last !== undefined ? await repo.finishedHosts(scanId, { first, last }) : await repo.finishedHosts(scanId);
+  const resumedHosts = alreadyStored.size;
   const options = effectiveOptions(scan.options, deps.config);
   log.info({ addresses: addressCount, ports: ports.length, resumedHosts }, sharded ? 'port scan shard started' : 'port scan started');
 

@@ -245,6 +245,9 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     await repo.saveHosts('s', [{ host: hostOf('192.0.2.2', { status: 'no-response' }), ports: [] }]);
     expect((await repo.get('s'))?.hostsDone).toBe(2);
     expect(await repo.finishedHosts('s')).toEqual(new Set(['192.0.2.1', '192.0.2.2']));
+    // A shard reads back its own block only, in address order (192.0.2.10 sorts after .9, not after .1).
+    await repo.saveHosts('s', ['192.0.2.9', '192.0.2.10', '192.0.2.200'].map((ip) => ({ host: hostOf(ip, { status: 'no-response' }), ports: [] })));
+    expect(await repo.finishedHosts('s', { first: '192.0.2.2', last: '192.0.2.10' })).toEqual(new Set(['192.0.2.2', '192.0.2.9', '192.0.2.10']));
   });
 
   it('saves a batch of hosts in one call: re-saved hosts replace their rows, hostsDone counts each address once', async () => {

@@ -393,8 +393,10 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
       });
     },
 
-    async finishedHosts(scanId: string): Promise<Set<string>> {
-      const rows = await db.selectFrom('scan_hosts').select('ip').where('scan_id', '=', scanId).execute();
+    async finishedHosts(scanId: string, between?: { first: string; last: string }): Promise<Set<string>> {
+      let query = db.selectFrom('scan_hosts').select('ip').where('scan_id', '=', scanId);
+      if (between !== undefined) query = query.where('ip_key', '>=', ipKey(between.first)).where('ip_key', '<=', ipKey(between.last));
+      const rows = await query.execute();
       return new Set(rows.map((r) => r.ip));
     },
 

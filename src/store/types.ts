@@ -93,7 +93,8 @@ export interface PortScanRepository {
    */
   saveHosts(scanId: string, entries: readonly HostEntry[]): Promise<void>;
   /** Addresses already stored for the scan, so a retried job skips them. */
-  finishedHosts(scanId: string): Promise<Set<string>>;
+  /** Addresses stored for the scan; only those from `first` to `last` in address order when given (a shard's block). */
+  finishedHosts(scanId: string, between?: { first: string; last: string }): Promise<Set<string>>;
   totals(scanId: string): Promise<PortScanTotals>;
   /** Hosts in address order. */
   hosts(scanId: string, page: { limit: number; offset: number; onlyUp?: boolean }): Promise<{ items: HostSummary[]; total: number }>;
