@@ -54,6 +54,26 @@ describe('loadConfig', () => {
     expect(config.worker.concurrency).toBe(4);
   });
 
+  it('reads the scale-out settings (shards, politeness, connection budget, lost runs, shutdown grace) from the environment and the file', async () => {
+    expect((await loadConfig({})).worker).toEqual({ concurrency: 2, leaseMs: 30000, maxLostRuns: 25, shutdownGraceMs: 10000, connections: undefined });
+    expect((await loadConfig({})).portscan).toMatchObject({ maxHostConnections: undefined, shardProbes: 65536 });
+    const fromEnv = await loadConfig({
+      PORTCULLIS_SHARD_PROBES: '0',
+      PORTCULLIS_MAX_HOST_CONNECTIONS: '4',
+      PORTCULLIS_WORKER_CONNECTIONS: '512',
+      PORTCULLIS_MAX_LOST_RUNS: '3',
+      PORTCULLIS_SHUTDOWN_GRACE_MS: '0',
+    });
+    expect(fromEnv.portscan).toMatchObject({ shardProbes: 0, maxHostConnections: 4 });
+    expect(fromEnv.worker).toMatchObject({ connections: 512, maxLostRuns: 3, shutdownGraceMs: 0 });
+    const fromFile = await loadConfig({ PORTCULLIS_CONFIG: configFile({ worker: { connections: 64, shutdownGraceMs: 5000 }, portscan: { shardProbes: 1000, maxHostConnections: 2 } }) });
+    expect(fromFile.worker).toMatchObject({ connections: 64, shutdownGraceMs: 5000 });
+    expect(fromFile.portscan).toMatchObject({ shardProbes: 1000, maxHostConnections: 2 });
+    await expectConfigError(() => loadConfig({ PORTCULLIS_WORKER_CONNECTIONS: '2' }), /PORTCULLIS_WORKER_CONNECTIONS/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_MAX_HOST_CONNECTIONS: '0' }), /PORTCULLIS_MAX_HOST_CONNECTIONS/);
+    await expectConfigError(() => loadConfig({ PORTCULLIS_SHARD_PROBES: '-1' }), /PORTCULLIS_SHARD_PROBES/);
+  });
+
   it('reads the TLS settings from the environment and from the config file (CA paths against its folder)', async () => {
     const fromEnv = await loadConfig({ PORTCULLIS_CA_FILES: '/etc/pki/a.pem,/etc/pki/b.pem', PORTCULLIS_TLS_MAX_AGE: '600', PORTCULLIS_TLS_TIMEOUT_MS: '2500', PORTCULLIS_TLS_CONCURRENCY: '8' });
     expect(fromEnv.tls).toEqual({ ...DEFAULT_CONFIG.tls, caFiles: ['/etc/pki/a.pem', '/etc/pki/b.pem'], maxAgeSeconds: 600, timeoutMs: 2500, concurrency: 8 });

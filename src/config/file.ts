@@ -32,6 +32,7 @@ const ConfigFileSchema = Type.Object(
         {
           concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
           leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3600000 })),
+          maxLostRuns: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
           shutdownGraceMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600000 })),
           connections: Type.Optional(Type.Integer({ minimum: 4, maximum: 1_000_000 })),
         },

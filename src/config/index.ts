@@ -6,6 +6,7 @@ import type { ConfigFile } from './file.js';
 import { type OidcConfig, parseOidcConfig } from '../auth/oidc.js';
 import type { TargetSchedule } from '../monitor/model.js';
 import { validateSchedule } from '../monitor/schedule.js';
+import { DEFAULT_MAX_LOST_RUNS } from '../jobs/queue.js';
 
 export type { ConfigFile } from './file.js';
 
@@ -53,11 +54,12 @@ export interface Config {
   /**
    * concurrency: jobs run at once by this process. leaseMs: how long a running job stays claimed
    * without a heartbeat; a job of a killed process runs again after at most this long.
+   * maxLostRuns: a job lost with its worker (killed, lease expired) more often than this fails.
    * shutdownGraceMs: on SIGTERM, how long running jobs get to finish before they are handed back.
    * connections: probe sockets in flight at once for all the port-scan jobs of this process together
    * (undefined: 80 % of the process's soft open-files limit).
    */
-  worker: { concurrency: number; leaseMs: number; shutdownGraceMs: number; connections: number | undefined };
+  worker: { concurrency: number; leaseMs: number; maxLostRuns: number; shutdownGraceMs: number; connections: number | undefined };
   scope: { allow: string[]; deny: string[]; maxAddressesPerScan: number };
   dns: { servers: string[]; hosts: Record<string, string[]>; timeoutMs: number };
   portscan: {
@@ -133,7 +135,7 @@ export const DEFAULT_CONFIG: Config = {
   databasePoolSize: 10,
   sqliteDriver: 'auto',
   logLevel: 'info',
-  worker: { concurrency: 2, leaseMs: 30000, shutdownGraceMs: 10_000, connections: undefined },
+  worker: { concurrency: 2, leaseMs: 30000, maxLostRuns: DEFAULT_MAX_LOST_RUNS, shutdownGraceMs: 10_000, connections: undefined },
   scope: { allow: [], deny: [], maxAddressesPerScan: 65536 },
   dns: { servers: [], hosts: {}, timeoutMs: 5000 },
   portscan: {
@@ -185,6 +187,7 @@ export const ENV_VARS = {
   PORTCULLIS_LOG_LEVEL: 'logLevel',
   PORTCULLIS_WORKER_CONCURRENCY: 'worker.concurrency',
   PORTCULLIS_JOB_LEASE_MS: 'worker.leaseMs',
+  PORTCULLIS_MAX_LOST_RUNS: 'worker.maxLostRuns',
   PORTCULLIS_SHUTDOWN_GRACE_MS: 'worker.shutdownGraceMs',
   PORTCULLIS_WORKER_CONNECTIONS: 'worker.connections',
   PORTCULLIS_SCOPE_ALLOW: 'scope.allow (comma-separated CIDRs and domains)',
@@ -314,6 +317,7 @@ export function buildConfig(env: Env = {}, overrides: ConfigFile = {}, file: Con
     worker: {
       concurrency: overrides.worker?.concurrency ?? intFromEnv(env, 'PORTCULLIS_WORKER_CONCURRENCY', 1, 64) ?? file.worker?.concurrency ?? d.worker.concurrency,
       leaseMs: overrides.worker?.leaseMs ?? intFromEnv(env, 'PORTCULLIS_JOB_LEASE_MS', 1000, 3600000) ?? file.worker?.leaseMs ?? d.worker.leaseMs,
+      maxLostRuns: overrides.worker?.maxLostRuns ?? intFromEnv(env, 'PORTCULLIS_MAX_LOST_RUNS', 0, 1000) ?? file.worker?.maxLostRuns ?? d.worker.maxLostRuns,
       shutdownGraceMs:
         overrides.worker?.shutdownGraceMs ?? intFromEnv(env, 'PORTCULLIS_SHUTDOWN_GRACE_MS', 0, 3600000) ?? file.worker?.shutdownGraceMs ?? d.worker.shutdownGraceMs,
       connections: overrides.worker?.connections ?? intFromEnv(env, 'PORTCULLIS_WORKER_CONNECTIONS', 4, 1_000_000) ?? file.worker?.connections ?? d.worker.connections,

@@ -147,7 +147,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
 /** BullMQ on Redis when REDIS_URL is set (any number of worker processes), else the embedded database queue. */
 async function openQueue(config: Config, handle: DatabaseHandle, options: RuntimeOptions, logger: Logger): Promise<JobQueue> {
-  const tuning = { leaseMs: config.worker.leaseMs, ...options.queue, logger };
+  const tuning = { leaseMs: config.worker.leaseMs, maxLostRuns: config.worker.maxLostRuns, ...options.queue, logger };
   if (config.redisUrl === undefined) return new DatabaseQueue({ handle, ...tuning });
   // Loaded only when used: the embedded mode does not pay for BullMQ and ioredis.
   const { BullmqQueue } = await import('../jobs/bullmq-queue.js');
