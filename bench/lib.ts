@@ -197,6 +197,11 @@ export function killLiveChildren(): void {
   liveChildren.clear();
 }
 
+/** Pids of the children `killLiveChildren` would kill, so a caller can wait until they are gone. */
+export function liveChildPids(): number[] {
+  return [...liveChildren].flatMap((c) => (c.pid !== undefined && c.exitCode === null && c.signalCode === null ? [c.pid] : []));
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** VmHWM and VmRSS of a live process, in KB. */

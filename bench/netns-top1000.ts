@@ -6,9 +6,9 @@
  *   sudo npx tsx bench/netns-top1000.ts [--rounds 3]
  *
  * Needs root, `ip`, `iptables` (nf_tables or legacy) and nmap. Connects only to 198.18.0.2, inside
- * the namespace. `tc netem` is used for a 5 ms delay when the kernel has it.
+ * the namespace (created and removed by netns.ts). `tc netem` is used for a 5 ms delay when the
+ * kernel has it.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -19,7 +19,6 @@ import {
   compressRanges,
   ensureBuilt,
   fmt,
-  killLiveChildren,
   machineInfo,
   machineMarkdown,
   median,
@@ -31,14 +30,11 @@ import {
   uptime,
   writeResults,
 } from './lib.js';
+import { type BenchNamespace, createBenchNamespace } from './netns.js';
 
 const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1] ?? 3) || 3;
 const HOST_IP = '198.18.0.1';
 const NS_IP = '198.18.0.2';
-const id = `${process.pid % 100000}`;
-const NS = `pcbench-${id}-${Date.now().toString(36)}`;
-const VETH_HOST = `pcbh${id}`;
-const VETH_NS = `pcbn${id}`;
 
 /** Listening in the namespace and accepted by its firewall. */
 const OPEN_PORTS = [22, 80, 443, 3306, 8080];
@@ -55,77 +51,20 @@ const ICMP_REJECT: Array<{ port: number; with: string }> = [
 // ------------------------------------------------------------------------------------------------
 // Namespace life cycle
 
-let listener: ChildProcess | undefined;
-let created = false;
+let namespace: BenchNamespace | undefined;
 
-function sh(cmd: string, args: string[], opts: { ignoreFailure?: boolean } = {}): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    if (opts.ignoreFailure) return '';
-    const e = err as { stderr?: string };
-    throw new Error(`${shellLine(cmd, args)} failed: ${e.stderr ?? String(err)}`);
-  }
+function setUp(): BenchNamespace {
+  const rules: string[][] = [
+    ['-i', 'lo', '-j', 'ACCEPT'],
+    ['-p', 'tcp', '-m', 'multiport', '--dports', [...OPEN_PORTS, ...CLOSED_PORTS].join(','), '-j', 'ACCEPT'],
+    ...RESET_PORTS.map((p) => ['-p', 'tcp', '--dport', String(p), '-j', 'REJECT', '--reject-with', 'tcp-reset']),
+    ...ICMP_REJECT.map((r) => ['-p', 'tcp', '--dport', String(r.port), '-j', 'REJECT', '--reject-with', r.with]),
+    ['-j', 'DROP'],
+  ];
+  return createBenchNamespace({ hostIp: HOST_IP, nsIp: NS_IP, rules, netemDelayMs: 5 });
 }
 
-const inNs = (cmd: string, args: string[], opts: { ignoreFailure?: boolean } = {}): string => sh('ip', ['netns', 'exec', NS, cmd, ...args], opts);
-
-/** Synchronous, idempotent: safe from 'exit' and signal handlers. */
-function cleanup(): void {
-  // Scanners first: once the veth is gone, 198.18.0.2 would follow the default route.
-  killLiveChildren();
-  if (listener?.pid !== undefined && listener.exitCode === null) {
-    try {
-      process.kill(listener.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-  if (!created) return;
-  sh('ip', ['link', 'del', VETH_HOST], { ignoreFailure: true });
-  sh('ip', ['netns', 'del', NS], { ignoreFailure: true });
-  created = false;
-  const left = sh('ip', ['netns', 'list'], { ignoreFailure: true }).includes(NS) || sh('ip', ['link', 'show'], { ignoreFailure: true }).includes(VETH_HOST);
-  console.error(left ? `[bench] WARNING: ${NS} or ${VETH_HOST} is still present` : `[bench] removed namespace ${NS} and veth ${VETH_HOST}`);
-}
-
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
-
-function setUp(): { netem: string } {
-  sh('ip', ['netns', 'add', NS]);
-  created = true;
-  sh('ip', ['link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_NS]);
-  sh('ip', ['link', 'set', VETH_NS, 'netns', NS]);
-  sh('ip', ['addr', 'add', `${HOST_IP}/30`, 'dev', VETH_HOST]);
-  sh('ip', ['link', 'set', VETH_HOST, 'up']);
-  inNs('ip', ['addr', 'add', `${NS_IP}/30`, 'dev', VETH_NS]);
-  inNs('ip', ['link', 'set', VETH_NS, 'up']);
-  inNs('ip', ['link', 'set', 'lo', 'up']);
-
-  const ipt = (args: string[]): string => inNs('iptables', args);
-  ipt(['-A', 'INPUT', '-i', 'lo', '-j', 'ACCEPT']);
-  ipt(['-A', 'INPUT', '-p', 'tcp', '-m', 'multiport', '--dports', [...OPEN_PORTS, ...CLOSED_PORTS].join(','), '-j', 'ACCEPT']);
-  for (const p of RESET_PORTS) ipt(['-A', 'INPUT', '-p', 'tcp', '--dport', String(p), '-j', 'REJECT', '--reject-with', 'tcp-reset']);
-  for (const r of ICMP_REJECT) ipt(['-A', 'INPUT', '-p', 'tcp', '--dport', String(r.port), '-j', 'REJECT', '--reject-with', r.with]);
-  ipt(['-A', 'INPUT', '-j', 'DROP']);
-
-  let netem: string;
-  try {
-    inNs('tc', ['qdisc', 'add', 'dev', VETH_NS, 'root', 'netem', 'delay', '5ms']);
-    netem = 'yes: `tc qdisc add dev <ns-veth> root netem delay 5ms` (replies from the namespace are delayed 5 ms)';
-  } catch (err) {
-    netem = `no — the kernel refused netem (${(err as Error).message.split('\n').find((l) => l.includes('Error')) ?? (err as Error).message.trim()}); the link has veth latency only`;
-  }
-  return { netem };
-}
-
-async function startListeners(): Promise<void> {
+async function startListeners(ns: BenchNamespace): Promise<void> {
   const script = `
     const net = require('node:net');
     const ports = ${JSON.stringify(OPEN_PORTS)};
@@ -134,16 +73,16 @@ async function startListeners(): Promise<void> {
       const s = net.createServer((c) => { c.on('error', () => {}); });
       s.listen(p, ${JSON.stringify(NS_IP)}, () => { if (++n === ports.length) console.log('ready'); });
     }`;
-  listener = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const listener = ns.spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('namespace listeners did not start')), 10_000);
-    listener?.stdout?.on('data', (b: Buffer) => {
+    listener.stdout?.on('data', (b: Buffer) => {
       if (b.toString().includes('ready')) {
         clearTimeout(timer);
         resolve();
       }
     });
-    listener?.once('exit', (code) => reject(new Error(`namespace listener exited ${code}`)));
+    listener.once('exit', (code) => reject(new Error(`namespace listener exited ${code}`)));
   });
 }
 
@@ -188,9 +127,10 @@ async function main(): Promise<void> {
   let diag: Diagnostic | undefined;
   let nmapDiag: { probes: number; windows: number[] } | undefined;
   try {
-    ({ netem } = setUp());
-    await startListeners();
-    console.log(`[bench] namespace ${NS} ready: ${NS_IP} behind ${VETH_NS}; netem: ${netem}`);
+    namespace = setUp();
+    netem = namespace.netem;
+    await startListeners(namespace);
+    console.log(`[bench] namespace ${namespace.name} ready: ${NS_IP} behind ${namespace.vethNs}; netem: ${netem}`);
     // Unmeasured warm-up: ARP entry, page cache.
     await runTimed(NMAP, ['-sT', '-n', '-T4', '-p', '22', NS_IP, '-oX', '-']);
 
@@ -226,7 +166,7 @@ async function main(): Promise<void> {
     const windows = [...d3.stdout.matchAll(/Groupstats \(\d+\/\d+ incomplete\): (\d+)\//g)].map((m) => Number(m[1]));
     nmapDiag = { probes: (d3.stdout.match(/^CONN \(/gm) ?? []).length, windows: windows.filter((_, i) => i % Math.max(1, Math.floor(windows.length / 20)) === 0) };
   } finally {
-    cleanup();
+    namespace?.cleanup();
   }
 
   // ---- analysis
@@ -420,6 +360,6 @@ function nmapTopPorts(n: number): Set<number> {
 
 main().catch((err: unknown) => {
   console.error(err);
-  cleanup();
+  namespace?.cleanup();
   process.exitCode = 1;
 });

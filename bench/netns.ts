@@ -84,16 +84,17 @@ export function createBenchNamespace(opts: BenchNamespaceOptions): BenchNamespac
   const vethNs = `pcbn${id}`;
   const children: ChildProcess[] = [];
   let created = false;
+  const running = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
 
   const run = (cmd: string, args: readonly string[], o: ShOptions = {}): string => sh('ip', ['netns', 'exec', name, cmd, ...args], o);
 
   const cleanup = (): void => {
     // Scanners first, and until they are gone: once the veth is gone, the namespace's addresses would follow the default route.
-    const pids = [...liveChildPids(), ...children.flatMap((c) => (c.pid !== undefined && c.exitCode === null && c.signalCode === null ? [c.pid] : []))];
+    const pids = [...liveChildPids(), ...children.filter(running).flatMap((c) => (c.pid === undefined ? [] : [c.pid]))];
     killLiveChildren();
     for (const c of children) {
       try {
-        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+        if (running(c)) c.kill('SIGKILL');
       } catch {
         /* already gone */
       }
