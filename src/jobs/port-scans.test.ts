@@ -208,6 +208,31 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
     expect(hosts.find((h) => h.ip === '127.0.0.6')?.finishedAt).toBe(at);
   });
 
+  it.each([
+    ['with a per-host cap', 'waits until', 2],
+    ['without one', 'runs while', undefined],
+  ])('%s, a second scan of the same hosts %s the first is done (politeness across scans)', async (_cap, _what, maxHostConnections) => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // The first scan's service detection holds it mid-scan until the test releases it.
+    const held: ServiceDetector = async () => (await released, { name: 'unknown', method: 'probed' });
+    f = await fixture(dialect, held);
+    const open = await listen({ host: '127.0.0.1' });
+    f.listeners.push(open);
+    const options = { ...(maxHostConnections !== undefined ? { maxHostConnections } : {}) };
+    const first = await submitPortScan(f.runtime, { targets: ['127.0.0.1-127.0.0.2'], ports: String(open.port), options });
+    const second = await submitPortScan(f.runtime, { targets: ['127.0.0.2-127.0.0.3'], ports: String(open.port), options: { ...options, serviceDetection: false } });
+    const firstRun = handlerFor(f)(jobContext(first.id));
+    await waitUntil(async () => (await f!.runtime.store.portScans.get(first.id))?.status === 'running');
+    const secondRun = handlerFor(f)(jobContext(second.id));
+    const secondDoneEarly = await Promise.race([secondRun.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1500))]);
+    expect(secondDoneEarly).toBe(maxHostConnections === undefined);
+    release();
+    expect(await firstRun).toEqual({ status: 'done' });
+    expect(await secondRun).toEqual({ status: 'done' });
+    expect((await f.runtime.store.portScans.get(second.id))?.hostsDone).toBe(2);
+  });
+
   it('stops every shard of a split scan when it is cancelled', async () => {
     const aborted: string[] = [];
     // Service detection holds every host until its shard is stopped.

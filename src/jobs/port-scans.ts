@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { timeOrderedId } from '../shared/ids.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -9,7 +10,7 @@ import type { Resolver, ScopePolicy, TargetPlan } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 import type { PortScanOptions, ScanStats } from '../shared/model.js';
 import type { Store } from '../store/index.js';
-import type { HostEntry, PortScanRecord, TlsScanRecord } from '../store/index.js';
+import type { AddressLease, HostEntry, PortScanRecord, TlsScanRecord } from '../store/index.js';
 import { targetKey } from '../tls/target.js';
 import type { JobContext, JobHandler, JobQueue } from './queue.js';
 import { UnrecoverableError } from './queue.js';
@@ -274,9 +275,19 @@ async function scanAddresses(
     const status = (await repo.get(scanId))?.status;
     return status === 'queued' || status === 'running' ? undefined : (status ?? 'deleted');
   };
+  // Politeness across scans: with a per-host cap, one scan's job at a time probes these addresses,
+  // on whichever worker, so the cap holds for the installation and not just for this scan.
+  const lease = options.maxHostConnections !== undefined && first !== undefined && last !== undefined ? { scanId, shard: shard ?? -1, first, last } : undefined;
+  let leaseHeld = false;
+  const takeLease = (l: AddressLease) => {
+    const now = Date.now();
+    return deps.store.addressLeases.acquire(l, new Date(now + deps.config.worker.leaseMs).toISOString(), new Date(now).toISOString());
+  };
   const checkpoint = setInterval(() => {
     void (async () => {
       await flush();
+      const lost = lease !== undefined && leaseHeld ? await takeLease(lease) : undefined;
+      if (lost !== undefined) log.warn({ heldBy: lost.heldBy }, 'address lease lost to another scan (this worker stalled past worker.leaseMs); scanning on');
       const ended = await endedElsewhere();
       if (ended !== undefined) abort.abort(new PortcullisError('scan.cancelled', `scan ${ended}`));
       // Shards run at once: the scan's progress is what all of them stored; a single job knows it exactly.
@@ -286,6 +297,11 @@ async function scanAddresses(
   }, deps.checkpointMs ?? 500);
 
   try {
+    if (lease !== undefined) {
+      const ended = await waitForAddressLease(lease, takeLease, endedElsewhere, abort.signal, log);
+      if (ended !== undefined) return ended;
+      leaseHeld = true;
+    }
     const hosts = scanHosts({
       addresses: skip(addresses(), alreadyStored),
       addressCount: addressCount - resumedHosts,
@@ -337,6 +353,35 @@ async function scanAddresses(
   } finally {
     clearInterval(checkpoint);
     ctx.signal.removeEventListener('abort', onJobAbort);
+    if (lease !== undefined) await deps.store.addressLeases.release(lease).catch((err: unknown) => log.warn({ err }, 'could not release the address lease; it expires by itself'));
+  }
+}
+
+/** How often a job waiting for another scan of its addresses tries again, ms. */
+const LEASE_RETRY_MS = 1000;
+
+/**
+ * Waits until the job holds the lease on its addresses. Returns the scan's status if it ended
+ * meanwhile (cancelled while waiting); throws when `signal` aborts (worker shutdown: handed back).
+ */
+async function waitForAddressLease(
+  lease: AddressLease,
+  takeLease: (lease: AddressLease) => Promise<{ heldBy: string } | undefined>,
+  endedElsewhere: () => Promise<string | undefined>,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<string | undefined> {
+  let waitingFor: string | undefined;
+  for (;;) {
+    const held = await takeLease(lease);
+    if (held === undefined) return undefined;
+    if (held.heldBy !== waitingFor) {
+      waitingFor = held.heldBy;
+      log.info({ heldBy: held.heldBy, first: lease.first, last: lease.last }, 'waiting for another scan of these addresses to finish (per-host politeness)');
+    }
+    const ended = await endedElsewhere();
+    if (ended !== undefined) return ended;
+    await delay(LEASE_RETRY_MS, undefined, { signal });
   }
 }
 

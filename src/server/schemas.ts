@@ -75,7 +75,8 @@ export const PortScanOptions = Type.Object(
       FiniteInteger({
         minimum: 1,
         maximum: 10000,
-        description: 'Politeness: most connections in flight to one address at once (capped by the server setting `portscan.maxHostConnections`); default no cap beyond congestion control.',
+        description:
+          'Politeness: most connections in flight to one address at once (capped by the server setting `portscan.maxHostConnections`); default no cap beyond congestion control. A capped scan also waits while another capped scan probes the same addresses, so the cap holds across scans and workers.',
       }),
     ),
     serviceDetection: Type.Optional(Type.Boolean({ description: 'Probe open ports for banner, HTTP and TLS; default true.' })),

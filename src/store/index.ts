@@ -1,4 +1,5 @@
 import { type DatabaseHandle, type DatabaseOptions, migrateToLatest, openDatabase } from './db.js';
+import { type AddressLeaseRepository, createAddressLeaseRepository } from './address-leases.js';
 import { type ApiKeyRepository, createApiKeyRepository } from './api-keys.js';
 import { type AuditRepository, createAuditRepository } from './audit.js';
 import { type BatchRepository, createBatchRepository } from './batches.js';
@@ -13,6 +14,7 @@ export type * from './types.js';
 export { type DatabaseHandle, type DatabaseOptions, type Dialect, type MigrationOutcome, maskUrl, migrateToLatest, openDatabase, pendingMigrations } from './db.js';
 export type { ApiKeyRecord, ApiKeyRepository, NewApiKey } from './api-keys.js';
 export type { AuditEntry, AuditFilter, AuditRepository, NewAuditEntry } from './audit.js';
+export type { AddressLease, AddressLeaseRepository } from './address-leases.js';
 export type { BatchOptions, BatchRecord, BatchRepository, BatchSource } from './batches.js';
 export { createHostRepository } from './hosts.js';
 export { createPortScanRepository } from './port-scans.js';
@@ -46,6 +48,7 @@ export interface Store {
   reports: ReportRepository;
   apiKeys: ApiKeyRepository;
   audit: AuditRepository;
+  addressLeases: AddressLeaseRepository;
   /** Closes the database (the pool on PostgreSQL). Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -63,6 +66,7 @@ export function createStore(handle: DatabaseHandle): Store {
     reports: createReportRepository(handle),
     apiKeys: createApiKeyRepository(handle),
     audit: createAuditRepository(handle),
+    addressLeases: createAddressLeaseRepository(handle),
     close: () => (closing ??= handle.db.destroy()),
   };
 }

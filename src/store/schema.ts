@@ -76,6 +76,17 @@ export interface PortResultsTable {
   http: string | null;
 }
 
+/** The address range a polite port-scan job is scanning (migration 0008). */
+export interface AddressLeasesTable {
+  scan_id: string;
+  /** -1: the scan's single job; otherwise its shard number. */
+  shard: number;
+  /** ip_key of the first and last address of the range. */
+  first_key: string;
+  last_key: string;
+  expires_at: string;
+}
+
 /** A periodic job producer of the embedded queue (migration 0007). */
 export interface JobSchedulersTable {
   queue: string;
@@ -189,6 +200,7 @@ export interface Database {
   port_results: PortResultsTable;
   jobs: JobsTable;
   job_schedulers: JobSchedulersTable;
+  address_leases: AddressLeasesTable;
   targets: TargetsTable;
   batches: BatchesTable;
   api_keys: ApiKeysTable;

@@ -6,6 +6,7 @@ import * as m0004 from './0004_ssllabs.js';
 import * as m0005 from './0005_monitoring.js';
 import * as m0006 from './0006_security.js';
 import * as m0007 from './0007_scale_out.js';
+import * as m0008 from './0008_address_leases.js';
 
 /**
  * The one migration set for SQLite and PostgreSQL. Listed in code (not read from a folder) so the
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0005_monitoring': m0005,
   '0006_security': m0006,
   '0007_scale_out': m0007,
+  '0008_address_leases': m0008,
 };
 
 export const migrationProvider: MigrationProvider = {
