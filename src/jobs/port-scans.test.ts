@@ -214,8 +214,9 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
   ])('%s, a second scan of the same hosts %s the first is done (politeness across scans)', async (_cap, _what, maxHostConnections) => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    // The first scan's service detection holds it mid-scan until the test releases it.
-    const held: ServiceDetector = async () => (await released, { name: 'unknown', method: 'probed' });
+    let detecting = false;
+    // The first scan's service detection holds it mid-scan (its lease taken, if capped) until the test releases it.
+    const held: ServiceDetector = async () => ((detecting = true), await released, { name: 'unknown', method: 'probed' });
     f = await fixture(dialect, held);
     const open = await listen({ host: '127.0.0.1' });
     f.listeners.push(open);
@@ -223,7 +224,7 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
     const first = await submitPortScan(f.runtime, { targets: ['127.0.0.1-127.0.0.2'], ports: String(open.port), options });
     const second = await submitPortScan(f.runtime, { targets: ['127.0.0.2-127.0.0.3'], ports: String(open.port), options: { ...options, serviceDetection: false } });
     const firstRun = handlerFor(f)(jobContext(first.id));
-    await waitUntil(async () => (await f!.runtime.store.portScans.get(first.id))?.status === 'running');
+    await waitUntil(async () => detecting);
     const secondRun = handlerFor(f)(jobContext(second.id));
     const secondDoneEarly = await Promise.race([secondRun.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1500))]);
     expect(secondDoneEarly).toBe(maxHostConnections === undefined);

@@ -279,15 +279,15 @@ async function scanAddresses(
   // on whichever worker, so the cap holds for the installation and not just for this scan.
   const lease = options.maxHostConnections !== undefined && first !== undefined && last !== undefined ? { scanId, shard: shard ?? -1, first, last } : undefined;
   let leaseHeld = false;
-  const takeLease = (l: AddressLease) => {
-    const now = Date.now();
-    return deps.store.addressLeases.acquire(l, new Date(now + deps.config.worker.leaseMs).toISOString(), new Date(now).toISOString());
-  };
+  const leaseExpiry = (): string => new Date(Date.now() + deps.config.worker.leaseMs).toISOString();
+  const takeLease = (l: AddressLease) => deps.store.addressLeases.acquire(l, leaseExpiry(), new Date().toISOString());
   const checkpoint = setInterval(() => {
     void (async () => {
       await flush();
-      const lost = lease !== undefined && leaseHeld ? await takeLease(lease) : undefined;
-      if (lost !== undefined) log.warn({ heldBy: lost.heldBy }, 'address lease lost to another scan (this worker stalled past worker.leaseMs); scanning on');
+      // Renewed, never taken again: a checkpoint still running after the scan released its lease must not bring it back.
+      if (lease !== undefined && leaseHeld && !(await deps.store.addressLeases.renew(lease, leaseExpiry())) && leaseHeld) {
+        log.warn('address lease gone (released or removed meanwhile); scanning on');
+      }
       const ended = await endedElsewhere();
       if (ended !== undefined) abort.abort(new PortcullisError('scan.cancelled', `scan ${ended}`));
       // Shards run at once: the scan's progress is what all of them stored; a single job knows it exactly.
@@ -353,6 +353,7 @@ async function scanAddresses(
   } finally {
     clearInterval(checkpoint);
     ctx.signal.removeEventListener('abort', onJobAbort);
+    leaseHeld = false;
     if (lease !== undefined) await deps.store.addressLeases.release(lease).catch((err: unknown) => log.warn({ err }, 'could not release the address lease; it expires by itself'));
   }
 }
