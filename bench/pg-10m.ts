@@ -20,7 +20,7 @@ import { createRuntime } from '../src/runtime/index.js';
 import { type DatabaseHandle, migrateToLatest } from '../src/store/index.js';
 import type { Database } from '../src/store/schema.js';
 import { buildTestApp } from '../src/testing/app.js';
-import { type MachineInfo, fmt, machineInfo, machineMarkdown, mean, percentile, uptime, writeResults } from './lib.js';
+import { type MachineInfo, fmt, machineInfo, machineMarkdown, mean, percentile, seededRandom, uptime, writeResults } from './lib.js';
 
 const DB_NAME = 'portcullis_bench_10m';
 /** Bumped whenever the generator changes, so --reuse never measures data of another shape. */
@@ -380,18 +380,6 @@ function benchHandle(url: string): DatabaseHandle {
   return { db, dialect: 'postgres', location: url };
 }
 
-/** mulberry32: every run asks for the same "random" IPs and scan pairs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Group {
   name: string;
   /** Request paths, measured in this order. */
@@ -418,7 +406,8 @@ function consecutivePairs(scans: ReadonlyArray<{ id: string; targets: string }>)
 }
 
 async function requestGroups(handle: DatabaseHandle, requests: number): Promise<Group[]> {
-  const random = prng(42);
+  // Seeded: every run asks for the same "random" IPs and scan pairs.
+  const random = seededRandom(42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const address = (a: number): string => `10.20.${a >> 8}.${a & 255}`;
   const scans = await handle.db.selectFrom('port_scans').select(['id', 'targets']).orderBy('created_at').orderBy('id').execute();

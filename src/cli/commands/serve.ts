@@ -42,7 +42,7 @@ export function serveCommand(io: CliIo) {
     .option('--port <port>', 'listen port (env PORTCULLIS_PORT, default 4545)')
     .option('--data-dir <dir>', 'data directory for the SQLite store (env PORTCULLIS_DATA_DIR, default ./data)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env PORTCULLIS_LOG_LEVEL)')
-    .option('--no-worker', 'run the API and the scheduler only; jobs are run by `portcullis worker` processes')
+    .option('--no-worker', 'run the API only and register the periodic schedules; every job, periodic ones included, runs in `portcullis worker` processes')
     .addHelpText(
       'after',
       '\nEvery API route but /healthz and /readyz needs an API key; the first start prints an admin key once (see `portcullis keys`).\n' +

@@ -43,7 +43,7 @@ describe('portcullis worker --help', () => {
   it('serve --help offers --no-worker', async () => {
     const io = captureIo();
     expect(await runCli(['serve', '--help'], io)).toBe(0);
-    expect(io.out()).toMatch(/--no-worker\s+run the API and the scheduler only/);
+    expect(io.out()).toMatch(/--no-worker\s+run the API only and register the periodic schedules/);
   });
 
   it('refuses a REDIS_URL that is not redis:// or rediss:// as a usage error', async () => {
