@@ -70,7 +70,8 @@ export interface Config {
     maxHostConnections: number | undefined;
     /**
      * A port scan of more probes (addresses × ports) than this is split into shard jobs of about this
-     * many probes, whole hosts each, run by any workers in parallel; 0 never splits.
+     * many probes, run by any workers in parallel: blocks of whole hosts, or port blocks of each host
+     * when one host's ports are more than this; 0 never splits.
      */
     shardProbes: number;
     serviceDetection: boolean;

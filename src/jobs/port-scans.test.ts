@@ -4,10 +4,20 @@ import { createMetrics } from '../metrics/index.js';
 import { reconcileScans } from '../monitor/scheduler.js';
 import { createLogger, createRuntime, type Runtime, startWorker } from '../runtime/index.js';
 import { staticResolver } from '../scope/index.js';
-import type { ServiceDetector } from '../portscan/index.js';
+import { PortSet, type ServiceDetector } from '../portscan/index.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { closedPort, listen, type TestListener } from '../testing/listeners.js';
-import { PORT_SCAN_JOB, type PortScanJobPayload, createPortScanHandler, createPortScanShardHandler, portScanJobId, portScanJobIds, shardPlan, submitPortScan } from './port-scans.js';
+import {
+  PORT_SCAN_JOB,
+  type PortScanJobPayload,
+  createPortScanHandler,
+  createPortScanShardHandler,
+  portScanJobId,
+  portScanJobIds,
+  shardBlock,
+  shardPlan,
+  submitPortScan,
+} from './port-scans.js';
 import type { JobContext } from './queue.js';
 
 interface Fixture {
@@ -56,10 +66,41 @@ describe('shardPlan', () => {
     // Small enough for one job; 0 never splits.
     [64, 1000, 65_536, 64, 1],
     [65_536, 1000, 0, 65_536, 1],
-    // A host is never split: all 65,535 ports of 3 hosts are 3 shards of one host.
+    // All 65,535 ports of 3 hosts fit a shard per host.
     [3, 65_535, 65_536, 1, 3],
   ])('%i addresses × %i ports at %i probes per shard: %i hosts in each of %i shards', (addresses, ports, probes, hostsPerShard, shards) => {
-    expect(shardPlan(addresses, ports, probes)).toEqual({ hostsPerShard, shards });
+    expect(shardPlan(addresses, ports, probes)).toEqual({ hostsPerShard, portsPerShard: ports, portBlocks: 1, shards });
+  });
+
+  it.each([
+    // addresses, ports, shardProbes → ports per shard, port blocks per host, shards
+    [1, 65_535, 16_384, 16_384, 4, 4],
+    [3, 65_535, 20_000, 16_384, 4, 12],
+    [2, 10, 4, 4, 3, 6],
+  ])('%i addresses × %i ports at %i probes per shard: hosts split into blocks of %i ports, %i per host, %i shards', (addresses, ports, probes, portsPerShard, portBlocks, shards) => {
+    expect(shardPlan(addresses, ports, probes)).toEqual({ hostsPerShard: 1, portsPerShard, portBlocks, shards });
+  });
+});
+
+describe('shardBlock', () => {
+  it('gives each shard its addresses and ports; together the shards cover every (address, port) once', () => {
+    for (const [addresses, ports, probes] of [
+      [16, 2, 6],
+      [2, 10, 4],
+      [3, 65_535, 20_000],
+    ] as const) {
+      const plan = shardPlan(addresses, ports, probes);
+      const payload = { hostsPerShard: plan.hostsPerShard, ...(plan.portBlocks > 1 ? { portsPerShard: plan.portsPerShard } : {}) };
+      const covered = new Map<number, number>();
+      for (let shard = 0; shard < plan.shards; shard++) {
+        const block = shardBlock(shard, payload, ports);
+        expect(block.part === undefined).toBe(plan.portBlocks === 1);
+        for (let h = block.firstHost; h < Math.min(addresses, block.firstHost + block.hostCount); h++) covered.set(h, (covered.get(h) ?? 0) + block.portCount);
+      }
+      expect([...covered.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: addresses }, (_, i) => i));
+      expect(new Set(covered.values())).toEqual(new Set([ports]));
+    }
+    expect(shardBlock(5, { hostsPerShard: 1, portsPerShard: 4 }, 10)).toEqual({ firstHost: 1, hostCount: 1, firstPort: 8, portCount: 2, part: { index: 2, count: 3 } });
   });
 });
 
@@ -191,6 +232,63 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
     }
   });
 
+  it('splits hosts into port blocks when their ports exceed a shard, and merges them into exactly what one job stores', async () => {
+    f = await fixture(dialect, undefined, 8);
+    const open = await listen({ host: '127.0.0.1' });
+    f.listeners.push(open);
+    // 31 ports: the listener and 30 ports nobody should be listening on; 127.0.0.2 has the listener's port closed.
+    const request = { targets: ['127.0.0.1-127.0.0.2'], ports: `${open.port},1001-1030`, options: { serviceDetection: false } };
+    const sharded = await submitPortScan(f.runtime, request);
+    const single = await submitPortScan(f.runtime, request);
+    const oneJob = createPortScanHandler({ ...f.runtime, config: { ...f.runtime.config, portscan: { ...f.runtime.config.portscan, shardProbes: 0 } }, checkpointMs: 20 });
+    expect(await oneJob(jobContext(single.id))).toEqual({ status: 'done' });
+    const worker = startWorker(f.runtime, 3);
+    try {
+      const done = await waitForScan(f.runtime, sharded.id);
+      // 4 blocks of 8 ports per host, 2 hosts.
+      expect(done).toMatchObject({ status: 'done', shards: 8, hostsDone: 2, progress: { done: 62, total: 62 } });
+      // The finalize job ends the scan just before its own job completes.
+      const states = async () => (await Promise.all(portScanJobIds({ id: sharded.id, shards: 8 }).map((id) => f!.runtime.queue.get(id)))).map((j) => j?.state);
+      await waitUntil(async () => (await states()).every((state) => state === 'completed'), 5000).catch(async () => expect(await states()).toEqual(Array(10).fill('completed')));
+      const { portScans } = f.runtime.store;
+      const view = async (id: string) => ({
+        hosts: (await portScans.hosts(id, { limit: 10, offset: 0 })).items.map(({ startedAt: _s, finishedAt: _f, srttMs: _r, ...h }) => h),
+        ports: (await portScans.ports(id)).map(({ rttMs: _r, ...p }) => p),
+        stats: (({ durationMs: _d, ...rest }) => rest)((await portScans.get(id))!.stats!),
+      });
+      const [fromShards, fromOneJob] = await Promise.all([view(sharded.id), view(single.id)]);
+      expect(fromShards).toEqual(fromOneJob);
+      expect(fromShards.ports).toContainEqual(expect.objectContaining({ ip: '127.0.0.1', port: open.port, state: 'open' }));
+      expect(fromShards.hosts.map((h) => h.counts.open + h.counts.closed + h.counts.filtered)).toEqual([31, 31]);
+      for (const ip of ['127.0.0.1', '127.0.0.2']) expect(await portScans.storedParts(sharded.id, ip)).toEqual(new Set());
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('resumes a port-block shard: a block an earlier attempt stored is not scanned again, and the last block merges it', async () => {
+    f = await fixture(dialect, undefined, 2);
+    const closed = await closedPort();
+    const scan = await submitPortScan(f.runtime, { targets: ['127.0.0.1'], ports: `${closed},${closed + 1}`, options: { serviceDetection: false } });
+    const [low, high] = [...PortSet.parse(scan.portSet)] as [number, number];
+    const marker = '2999-01-01T00:00:00.000Z';
+    const stored = { ip: '127.0.0.1', part: 1, results: [{ ip: '127.0.0.1', port: high, protocol: 'tcp' as const, state: 'filtered' as const, reason: 'no-response' as const }], startedAt: marker, finishedAt: marker };
+    await f.runtime.store.portScans.saveHostPart(scan.id, stored);
+    const shard = createPortScanShardHandler({ ...f.runtime, checkpointMs: 20 });
+    const payload = { scanId: scan.id, hostsPerShard: 1, portsPerShard: 1 };
+    // A retried shard 1 finds its block stored and only tries to merge (block 0 is missing).
+    expect(await shard({ ...jobContext(scan.id), payload: { ...payload, shard: 1 }, attempt: 2 })).toEqual({ status: 'done' });
+    expect(await f.runtime.store.portScans.storedParts(scan.id, '127.0.0.1')).toEqual(new Set([1]));
+    expect(await shard({ ...jobContext(scan.id), payload: { ...payload, shard: 0 } })).toEqual({ status: 'done' });
+    const [host] = (await f.runtime.store.portScans.hosts(scan.id, { limit: 10, offset: 0 })).items;
+    // The stored block (its made-up filtered port and time) is part of the merged host; with no open
+    // port, the closed one is summarised and the filtered one listed.
+    expect(host).toMatchObject({ ip: '127.0.0.1', counts: { open: 0, closed: 1, filtered: 1 }, extraPorts: { state: 'closed', count: 1 }, finishedAt: marker });
+    expect((await f.runtime.store.portScans.ports(scan.id)).map((p) => [p.port, p.state])).toEqual([[high, 'filtered']]);
+    expect(low).toBe(closed);
+    expect(await f.runtime.queue.get(`port-scan:${scan.id}:finalize`)).toBeDefined();
+  });
+
   it('resumes a shard from the hosts of its own block an earlier attempt stored', async () => {
     f = await fixture(dialect, undefined, 8);
     const closed = await closedPort();
@@ -235,13 +333,15 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
   });
 
   it('stops every shard of a split scan when it is cancelled', async () => {
+    const detecting: string[] = [];
     const aborted: string[] = [];
     // Service detection holds every host until its shard is stopped.
     const held: ServiceDetector = async (ip, _port, { signal }) =>
       new Promise((_resolve, reject) => {
+        detecting.push(ip);
         signal?.addEventListener('abort', () => (aborted.push(ip), reject(signal.reason)), { once: true });
       });
-    f = await fixture(dialect, held, 2);
+    f = await fixture(dialect, held, 8);
     const listeners = await Promise.all(Array.from({ length: 8 }, (_, i) => listen({ host: `127.0.0.${i + 1}` })));
     f.listeners.push(...listeners);
     // Each host listens on its own port; the scan covers all eight ports on every host.
@@ -250,7 +350,7 @@ describe.each(TEST_DIALECTS)('port-scan job on %s', (dialect) => {
     try {
       const { store, queue } = f.runtime;
       // Wait until two shards are held in detection.
-      await waitUntil(async () => (await Promise.all(portScanJobIds({ id: scan.id, shards: 8 }).map((id) => queue.get(id)))).filter((j) => j?.state === 'active').length >= 2);
+      await waitUntil(async () => new Set(detecting).size >= 2);
       await store.portScans.finish(scan.id, { status: 'cancelled', at: new Date().toISOString() });
       for (const id of portScanJobIds({ id: scan.id, shards: 8 })) await queue.cancel(id);
       await waitUntil(async () => (await Promise.all(portScanJobIds({ id: scan.id, shards: 8 }).map((id) => queue.get(id)))).every((j) => j === undefined || (j.state !== 'active' && j.state !== 'waiting')));

@@ -3,12 +3,12 @@ import { timeOrderedId } from '../shared/ids.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/index.js';
-import { formatPortSet, parsePortSpec, PortSet, scanHosts, selectConnector, serviceDetection, summarizeHost } from '../portscan/index.js';
-import type { FdBudget, PortLists, ServiceDetector } from '../portscan/index.js';
+import { formatPortSet, mergeHostBlocks, parsePortSpec, PortSet, scanHosts, selectConnector, serviceDetection, summarizeHost } from '../portscan/index.js';
+import type { FdBudget, HostBlock, PortLists, ServiceDetector } from '../portscan/index.js';
 import { deserializePlan, planAddresses, planTargets, serializePlan } from '../scope/index.js';
 import type { Resolver, ScopePolicy, TargetPlan } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
-import type { PortScanOptions, ScanStats } from '../shared/model.js';
+import type { PortResult, PortScanOptions, ScanStats } from '../shared/model.js';
 import type { Store } from '../store/index.js';
 import type { AddressLease, HostEntry, PortScanRecord, TlsScanRecord } from '../store/index.js';
 import { targetKey } from '../tls/target.js';
@@ -44,9 +44,11 @@ export interface PortScanJobPayload {
 }
 
 export interface PortScanShardPayload extends PortScanJobPayload {
-  /** 0-based; the shard scans plan addresses [shard × hostsPerShard, (shard + 1) × hostsPerShard). */
+  /** 0-based; `shardBlock` tells which addresses and ports it scans. */
   shard: number;
   hostsPerShard: number;
+  /** Absent: every port of the scan (hosts are not split). */
+  portsPerShard?: number;
 }
 
 export interface PortScanSubmission {
@@ -134,20 +136,63 @@ const BATCH_ROWS = 4096;
 
 type Outcome = { status: string; shards?: number };
 
+export interface ShardPlan {
+  /** Addresses in each shard's block; 1 when ports are split. */
+  hostsPerShard: number;
+  /** Ports in each shard's block: the whole port set unless one host's ports are more than a shard. */
+  portsPerShard: number;
+  /** Port blocks per host (1: hosts are not split). */
+  portBlocks: number;
+  shards: number;
+}
+
 /**
- * Hosts per shard and number of shards for a scan: shards of about `shardProbes` probes, whole hosts
- * each (a host is scanned by one worker, so `maxHostConnections` holds across workers and its
- * summary is exact). One shard means the scan runs as a single job. Pure.
+ * How a scan is split into shard jobs of about `shardProbes` probes each: blocks of whole hosts
+ * (a host scanned by one worker keeps its timing and its summary in one place); only when one host's
+ * port set is larger than a shard is each host split into port blocks of equal size, which the shard
+ * storing the last block merges. One shard means the scan runs as a single job. Pure.
  */
-export function shardPlan(addressCount: number, portCount: number, shardProbes: number): { hostsPerShard: number; shards: number } {
-  if (shardProbes <= 0 || addressCount * portCount <= shardProbes) return { hostsPerShard: addressCount, shards: 1 };
+export function shardPlan(addressCount: number, portCount: number, shardProbes: number): ShardPlan {
+  if (shardProbes <= 0 || addressCount * portCount <= shardProbes) return { hostsPerShard: addressCount, portsPerShard: portCount, portBlocks: 1, shards: 1 };
+  if (portCount > shardProbes) {
+    const portBlocks = Math.ceil(portCount / shardProbes);
+    return { hostsPerShard: 1, portsPerShard: Math.ceil(portCount / portBlocks), portBlocks, shards: addressCount * portBlocks };
+  }
   const hostsPerShard = Math.max(1, Math.floor(shardProbes / Math.max(1, portCount)));
-  return { hostsPerShard, shards: Math.ceil(addressCount / hostsPerShard) };
+  return { hostsPerShard, portsPerShard: portCount, portBlocks: 1, shards: Math.ceil(addressCount / hostsPerShard) };
+}
+
+/** The addresses (a run of the plan's order) and ports (a run of the sorted port set) of one shard. Pure. */
+export function shardBlock(shard: number, payload: Pick<PortScanShardPayload, 'hostsPerShard' | 'portsPerShard'>, portCount: number): ShardBlock {
+  const portsPerShard = payload.portsPerShard ?? portCount;
+  const portBlocks = Math.max(1, Math.ceil(portCount / portsPerShard));
+  const part = shard % portBlocks;
+  return {
+    firstHost: Math.floor(shard / portBlocks) * payload.hostsPerShard,
+    hostCount: payload.hostsPerShard,
+    firstPort: part * portsPerShard,
+    portCount: Math.min(portsPerShard, portCount - part * portsPerShard),
+    ...(portBlocks > 1 ? { part: { index: part, count: portBlocks } } : {}),
+  };
+}
+
+export interface ShardBlock {
+  firstHost: number;
+  hostCount: number;
+  firstPort: number;
+  portCount: number;
+  /** Set when hosts are split into port blocks: this shard's block of its host. */
+  part?: PortBlock;
+}
+
+interface PortBlock {
+  index: number;
+  count: number;
 }
 
 /**
  * The job of one stored port scan. A small scan is scanned here. A large one (see `shardPlan`) is
- * split: this job enqueues one `port-scan-shard` job per block of addresses and ends; the shards run
+ * split: this job enqueues one `port-scan-shard` job per block (of hosts, or of one host's ports) and ends; the shards run
  * on any workers at once, and whichever stores the last host enqueues the `port-scan-finalize` job,
  * which computes the totals and ends the scan. Every job id is derived from the scan id, so a retried
  * job never enqueues twice.
@@ -157,7 +202,7 @@ export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortSca
     const started = await startScan(deps, ctx.payload.scanId);
     if ('ended' in started) return { status: started.ended };
     const { scan, plan, ports } = started;
-    const { hostsPerShard, shards } = shardPlan(plan.addressCount, ports.length, deps.config.portscan.shardProbes);
+    const { hostsPerShard, portsPerShard, portBlocks, shards } = shardPlan(plan.addressCount, ports.length, deps.config.portscan.shardProbes);
     if (shards === 1) {
       const scanned = await scanAddresses(deps, ctx, started, () => planAddresses(plan));
       if (scanned !== 'done') return { status: scanned };
@@ -165,21 +210,24 @@ export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortSca
     }
     await deps.store.portScans.setShards(scan.id, shards);
     for (let shard = 0; shard < shards; shard++) {
-      await deps.queue.enqueue<PortScanShardPayload>(PORT_SCAN_SHARD_JOB, { scanId: scan.id, shard, hostsPerShard }, { jobId: portScanShardJobId(scan.id, shard) });
+      const payload: PortScanShardPayload = { scanId: scan.id, shard, hostsPerShard, ...(portBlocks > 1 ? { portsPerShard } : {}) };
+      await deps.queue.enqueue<PortScanShardPayload>(PORT_SCAN_SHARD_JOB, payload, { jobId: portScanShardJobId(scan.id, shard) });
     }
-    deps.logger.info({ scanId: scan.id, shards, hostsPerShard, addresses: plan.addressCount, ports: ports.length }, 'port scan split into shards');
+    deps.logger.info({ scanId: scan.id, shards, hostsPerShard, portsPerShard, addresses: plan.addressCount, ports: ports.length }, 'port scan split into shards');
     return { status: 'sharded', shards };
   };
 }
 
-/** One shard of a split scan: its block of addresses. The shard that completes the scan enqueues the finalize job. */
+/** One shard of a split scan: its block of addresses and ports. The shard that completes the scan enqueues the finalize job. */
 export function createPortScanShardHandler(deps: PortScanJobDeps): JobHandler<PortScanShardPayload, Outcome> {
   return async (ctx) => {
-    const { scanId, shard, hostsPerShard } = ctx.payload;
+    const { scanId, shard } = ctx.payload;
     const started = await startScan(deps, scanId);
     if ('ended' in started) return { status: started.ended };
-    const first = shard * hostsPerShard;
-    const scanned = await scanAddresses(deps, ctx, started, () => slice(planAddresses(started.plan), first, hostsPerShard), shard);
+    const block = shardBlock(shard, ctx.payload, started.ports.length);
+    const blockScan = { ...started, ports: started.ports.slice(block.firstPort, block.firstPort + block.portCount) };
+    const addresses = () => slice(planAddresses(started.plan), block.firstHost, block.hostCount);
+    const scanned = await scanAddresses(deps, ctx, blockScan, addresses, { shard, ...(block.part !== undefined ? { part: block.part } : {}) });
     if (scanned !== 'done') return { status: scanned };
     const totals = await deps.store.portScans.totals(scanId);
     if (totals.hostsDone >= started.plan.addressCount) await deps.queue.enqueue<PortScanJobPayload>(PORT_SCAN_FINALIZE_JOB, { scanId }, { jobId: portScanFinalizeJobId(scanId) });
@@ -230,12 +278,14 @@ async function scanAddresses(
   { scan, plan, ports }: StartedScan,
   /** The addresses to scan, iterated twice (a /16 is never held whole). */
   addresses: () => Iterable<string>,
-  shard?: number,
+  /** Set for a shard job; `part` when it scans one port block of its host. */
+  sharding?: { shard: number; part?: PortBlock },
 ): Promise<string> {
   const scanId = scan.id;
   const repo = deps.store.portScans;
-  const sharded = shard !== undefined;
-  const log = deps.logger.child({ scanId, attempt: ctx.attempt, ...(sharded ? { shard } : {}) });
+  const sharded = sharding !== undefined;
+  const part = sharding?.part;
+  const log = deps.logger.child({ scanId, attempt: ctx.attempt, ...sharding });
   // A shard's block is a run of the plan's address order, which is the store's ip_key order: it reads
   // back only its own hosts, not the whole scan's.
   let addressCount = 0;
@@ -247,6 +297,8 @@ async function scanAddresses(
     last = ip;
   }
   const alreadyStored = sharded && first !== undefined && last !== undefined ? await repo.finishedHosts(scanId, { first, last }) : await repo.finishedHosts(scanId);
+  // A port block stored by an earlier attempt is not scanned again (its host may still need merging).
+  if (part !== undefined && first !== undefined && (await repo.storedParts(scanId, first)).has(part.index)) alreadyStored.add(first);
   const resumedHosts = alreadyStored.size;
   const options = effectiveOptions(scan.options, deps.config);
   log.info({ addresses: addressCount, ports: ports.length, resumedHosts }, sharded ? 'port scan shard started' : 'port scan started');
@@ -277,7 +329,7 @@ async function scanAddresses(
   };
   // Politeness across scans: with a per-host cap, one scan's job at a time probes these addresses,
   // on whichever worker, so the cap holds for the installation and not just for this scan.
-  const lease = options.maxHostConnections !== undefined && first !== undefined && last !== undefined ? { scanId, shard: shard ?? -1, first, last } : undefined;
+  const lease = options.maxHostConnections !== undefined && first !== undefined && last !== undefined ? { scanId, shard: sharding?.shard ?? -1, first, last } : undefined;
   let leaseHeld = false;
   const leaseExpiry = (): string => new Date(Date.now() + deps.config.worker.leaseMs).toISOString();
   const takeLease = (l: AddressLease) => deps.store.addressLeases.acquire(l, leaseExpiry(), new Date().toISOString());
@@ -319,16 +371,28 @@ async function scanAddresses(
         : { services: serviceDetection(deps.detectService, options.bannerTimeoutMs ?? deps.config.portscan.bannerTimeoutMs, (ip) => plan.hostnames[ip] ?? []) }),
     });
     for await (const host of hosts) {
+      if (part !== undefined) {
+        await repo.saveHostPart(scanId, { ...host, part: part.index });
+        countProbes(deps.metrics, host.results);
+        continue;
+      }
       const { summary, listed } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
       pending.push({ host: summary, ports: listed });
       pendingRows += 1 + listed.length;
       if (pending.length >= BATCH_HOSTS || pendingRows >= BATCH_ROWS) await flush();
       deps.metrics?.hostsScanned.inc();
-      deps.metrics?.portProbes.inc({ state: 'open' }, summary.counts.open);
-      deps.metrics?.portProbes.inc({ state: 'closed' }, summary.counts.closed);
-      deps.metrics?.portProbes.inc({ state: 'filtered' }, summary.counts.filtered);
+      countProbes(deps.metrics, host.results);
     }
     await flush();
+    // Whichever shard finds every block of the host stored merges them (also on a retry that found its own block stored).
+    if (part !== undefined && first !== undefined) {
+      const merge = (blocks: HostBlock[]): HostEntry => {
+        const { summary, listed } = summarizeHost({ ...mergeHostBlocks(blocks), hostnames: plan.hostnames[first] ?? [] });
+        return { host: summary, ports: listed };
+      };
+      const merged = await repo.mergeHostParts(scanId, first, part.count, merge);
+      if (merged) deps.metrics?.hostsScanned.inc();
+    }
     if (sharded) await repo.progressFromHosts(scanId);
     return 'done';
   } catch (err) {
@@ -443,6 +507,13 @@ export function effectiveOptions(options: PortScanOptions, config: Config): Port
     serviceDetection: options.serviceDetection ?? config.portscan.serviceDetection,
     bannerTimeoutMs: options.bannerTimeoutMs ?? config.portscan.bannerTimeoutMs,
   };
+}
+
+function countProbes(metrics: Metrics | undefined, results: readonly PortResult[]): void {
+  if (metrics === undefined) return;
+  const counts = { open: 0, closed: 0, filtered: 0 };
+  for (const r of results) counts[r.state]++;
+  for (const state of ['open', 'closed', 'filtered'] as const) metrics.portProbes.inc({ state }, counts[state]);
 }
 
 function* skip(addresses: Iterable<string>, done: ReadonlySet<string>): Generator<string> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PortReason, PortResult, PortState } from '../shared/model.js';
-import { EXTRA_PORTS_THRESHOLD, summarizeHost } from './summarize.js';
+import { EXTRA_PORTS_THRESHOLD, mergeHostBlocks, summarizeHost } from './summarize.js';
 
 const IP = '192.0.2.10';
 const REASON: Record<PortState, PortReason> = { open: 'syn-ack', closed: 'conn-refused', filtered: 'no-response' };
@@ -74,5 +74,23 @@ describe('summarizeHost', () => {
       finishedAt: '2026-01-01T00:00:05.000Z',
     });
     expect('srttMs' in host(ports('open', 1, 22)).summary).toBe(false);
+  });
+});
+
+describe('mergeHostBlocks', () => {
+  it('joins port blocks whose dominant states differ into what scanning the whole host gives', () => {
+    // Block 0 is mostly closed, block 1 mostly filtered: summarising each block alone would lose ports.
+    const block0 = [...ports('closed', 30, 1), ...ports('open', 1, 31)];
+    const block1 = [...ports('filtered', 40, 32), ...ports('closed', 2, 72)];
+    const at = (s: number) => `2026-01-01T00:00:0${s}.000Z`;
+    const merged = mergeHostBlocks([
+      { ip: IP, results: block1, srttMs: 3, startedAt: at(1), finishedAt: at(4) },
+      { ip: IP, results: block0, srttMs: 1, startedAt: at(0), finishedAt: at(2) },
+    ]);
+    expect(merged).toEqual({ ip: IP, results: [...block0, ...block1], srttMs: 2, startedAt: at(0), finishedAt: at(4) });
+    const whole = host([...block0, ...block1], 2);
+    expect(summarizeHost({ ...merged, hostnames: ['www.example.test'], startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:05.000Z' })).toEqual(whole);
+    expect(whole.summary.extraPorts).toMatchObject({ state: 'filtered', count: 40 });
+    expect(mergeHostBlocks([{ ip: IP, results: [], startedAt: at(0), finishedAt: at(0) }]).srttMs).toBeUndefined();
   });
 });

@@ -51,3 +51,24 @@ export function summarizeHost(input: HostSummaryInput): { summary: HostSummary; 
   };
   return { summary, listed };
 }
+
+/** One port block of a host, as a port-block shard scanned it. */
+export type HostBlock = Omit<HostSummaryInput, 'hostnames'>;
+
+/**
+ * Joins the port blocks of one host, scanned by different shards, into the host's whole result:
+ * every port once, in port order; from the first block's start to the last block's end; the mean of
+ * the blocks' smoothed RTTs. Summarising it gives exactly what one job scanning the host would store. Pure.
+ */
+export function mergeHostBlocks(blocks: readonly HostBlock[]): HostBlock {
+  const first = blocks[0];
+  if (first === undefined) throw new Error('mergeHostBlocks needs at least one block');
+  const srtts = blocks.map((b) => b.srttMs).filter((v) => v !== undefined);
+  return {
+    ip: first.ip,
+    results: blocks.flatMap((b) => b.results).sort((a, b) => a.port - b.port),
+    srttMs: srtts.length > 0 ? srtts.reduce((a, b) => a + b, 0) / srtts.length : undefined,
+    startedAt: blocks.map((b) => b.startedAt).reduce((a, b) => (a < b ? a : b)),
+    finishedAt: blocks.map((b) => b.finishedAt).reduce((a, b) => (a > b ? a : b)),
+  };
+}

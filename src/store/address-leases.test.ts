@@ -12,7 +12,7 @@ describe.each(TEST_DIALECTS)('address leases on %s', (dialect) => {
     db = undefined;
   });
 
-  it('refuses a range overlapping another scan’s live lease, in address order, and allows the rest', async () => {
+  it('refuses a range overlapping another job’s live lease (another scan’s, or another port block of the host), in address order, and allows the rest', async () => {
     db = await openTestDatabase(dialect);
     const leases = createAddressLeaseRepository(db);
     expect(await leases.acquire({ scanId: 'a', shard: -1, first: '127.0.0.1', last: '127.0.0.9' }, at(30_000), at(0))).toBeUndefined();
@@ -20,8 +20,10 @@ describe.each(TEST_DIALECTS)('address leases on %s', (dialect) => {
     expect(await leases.acquire({ scanId: 'b', shard: 0, first: '127.0.0.10', last: '127.0.0.20' }, at(30_000), at(0))).toBeUndefined();
     expect(await leases.acquire({ scanId: 'c', shard: 0, first: '127.0.0.9', last: '127.0.0.9' }, at(30_000), at(0))).toEqual({ heldBy: 'a' });
     expect(await leases.acquire({ scanId: 'c', shard: 1, first: '127.0.0.0', last: '127.0.1.0' }, at(30_000), at(0))).toMatchObject({ heldBy: expect.stringMatching(/^[ab]$/) });
-    // The same scan's other shard, and renewing one's own lease, are not conflicts.
-    expect(await leases.acquire({ scanId: 'a', shard: 3, first: '127.0.0.5', last: '127.0.0.5' }, at(30_000), at(0))).toBeUndefined();
+    // Another shard of the same scan on other hosts, and renewing one's own lease, are not conflicts;
+    // another port block of the same host is (its connections would add to the per-host cap).
+    expect(await leases.acquire({ scanId: 'b', shard: 1, first: '127.0.0.21', last: '127.0.0.21' }, at(30_000), at(0))).toBeUndefined();
+    expect(await leases.acquire({ scanId: 'b', shard: 2, first: '127.0.0.21', last: '127.0.0.21' }, at(30_000), at(0))).toEqual({ heldBy: 'b' });
     expect(await leases.acquire({ scanId: 'a', shard: -1, first: '127.0.0.1', last: '127.0.0.9' }, at(60_000), at(1000))).toBeUndefined();
     expect(await leases.renew({ scanId: 'b', shard: 0 }, at(60_000))).toBe(true);
     expect(await leases.renew({ scanId: 'z', shard: 0 }, at(60_000))).toBe(false);

@@ -17,8 +17,8 @@ export interface AddressLease {
  */
 export interface AddressLeaseRepository {
   /**
-   * Takes (or renews) the lease unless a live lease of another scan overlaps its range; then returns
-   * that scan's id and takes nothing.
+   * Takes (or renews) the lease unless a live lease of another job overlaps its range (another scan,
+   * or another port block of the same host in this scan); then returns that scan's id and takes nothing.
    */
   acquire(lease: AddressLease, expiresAt: string, now: string): Promise<{ heldBy: string } | undefined>;
   /** Extends a lease held; false when it is gone (expired and taken, or released). */
@@ -42,7 +42,7 @@ export function createAddressLeaseRepository(handle: DatabaseHandle): AddressLea
         select ${lease.scanId}, cast(${lease.shard} as integer), ${firstKey}, ${lastKey}, ${expiresAt}
         where not exists (
           select 1 from address_leases
-           where scan_id <> ${lease.scanId} and expires_at > ${now} and first_key <= ${lastKey} and last_key >= ${firstKey})
+           where (scan_id <> ${lease.scanId} or shard <> ${lease.shard}) and expires_at > ${now} and first_key <= ${lastKey} and last_key >= ${firstKey})
         on conflict (scan_id, shard) do update set first_key = excluded.first_key, last_key = excluded.last_key, expires_at = excluded.expires_at`.execute(executor);
 
   return {
@@ -59,7 +59,7 @@ export function createAddressLeaseRepository(handle: DatabaseHandle): AddressLea
       const holder = await db
         .selectFrom('address_leases')
         .select('scan_id')
-        .where('scan_id', '<>', lease.scanId)
+        .where((eb) => eb.or([eb('scan_id', '<>', lease.scanId), eb('shard', '<>', lease.shard)]))
         .where('expires_at', '>', now)
         .where('first_key', '<=', lastKey)
         .where('last_key', '>=', firstKey)

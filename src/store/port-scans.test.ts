@@ -4,7 +4,7 @@ import { PortcullisError } from '../shared/errors.js';
 import type { HostSummary, PortResult } from '../shared/model.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { PORT_INSERT_CHUNK, createPortScanRepository, ipKey } from './port-scans.js';
-import type { NewPortScan, PortScanRepository } from './types.js';
+import type { HostPart, NewPortScan, PortScanRepository } from './types.js';
 
 function newScan(id: string, overrides: Partial<NewPortScan> = {}): NewPortScan {
   return {
@@ -332,13 +332,66 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     for (const v of Object.values(totals)) expect(typeof v).toBe('number');
   });
 
+  it('merges the port blocks of a host once all are stored: one host with every port, blocks removed, progress counting stored blocks', async () => {
+    const db = await open();
+    await repo.create(newScan('s', { portSet: '1-6', portCount: 6, addressCount: 1 }));
+    const block = (part: number, results: PortResult[], at: string) => ({ ip: '192.0.2.1', part, results, srttMs: part + 1, startedAt: at, finishedAt: at });
+    await repo.saveHostPart('s', block(0, [openPort('192.0.2.1', 1), ...rangePorts('192.0.2.1', 3).slice(1)], '2024-05-01T10:00:02.000Z'));
+    // An earlier attempt's block is replaced, not added.
+    await repo.saveHostPart('s', block(0, [openPort('192.0.2.1', 1), ...rangePorts('192.0.2.1', 3).slice(1)], '2024-05-01T10:00:01.000Z'));
+    expect(await repo.storedParts('s', '192.0.2.1')).toEqual(new Set([0]));
+    await repo.progressFromHosts('s');
+    expect((await repo.get('s'))?.progress).toEqual({ done: 3, total: 6 });
+
+    const merge = (blocks: HostPart[]) => {
+      const results = blocks.flatMap((b) => b.results);
+      return { host: hostOf('192.0.2.1', { counts: { open: 1, closed: results.length - 1, filtered: 0 }, extraPorts: undefined, startedAt: blocks[0]!.startedAt }), ports: results };
+    };
+    expect(await repo.mergeHostParts('s', '192.0.2.1', 2, merge)).toBe(false);
+    expect(await repo.storedParts('s', '192.0.2.1')).toEqual(new Set([0]));
+
+    await repo.saveHostPart('s', block(1, rangePorts('192.0.2.1', 6).slice(3), '2024-05-01T10:00:03.000Z'));
+    let seen: HostPart[] = [];
+    expect(await repo.mergeHostParts('s', '192.0.2.1', 2, (blocks) => ((seen = blocks), merge(blocks)))).toBe(true);
+    expect(seen.map((b) => [b.part, b.results.length, b.srttMs, b.startedAt])).toEqual([
+      [0, 3, 1, '2024-05-01T10:00:01.000Z'],
+      [1, 3, 2, '2024-05-01T10:00:03.000Z'],
+    ]);
+    expect(seen[0]?.results[0]).toEqual(openPort('192.0.2.1', 1));
+    expect(await repo.storedParts('s', '192.0.2.1')).toEqual(new Set());
+    expect((await repo.ports('s')).map((p) => p.port)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(await repo.get('s')).toMatchObject({ hostsDone: 1 });
+    await repo.progressFromHosts('s');
+    expect((await repo.get('s'))?.progress).toEqual({ done: 6, total: 6 });
+    // Merged already: a second merger finds nothing and changes nothing.
+    expect(await repo.mergeHostParts('s', '192.0.2.1', 2, merge)).toBe(false);
+    expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 6 });
+  });
+
+  // PostgreSQL only: two SQLite handles in one process would wait on each other's write lock
+  // synchronously (busy_timeout blocks the event loop); across processes SQLite serialises the mergers.
+  it.skipIf(dialect === 'sqlite')('lets exactly one of two simultaneous mergers of the same host store it', async () => {
+    const db = await open();
+    await repo.create(newScan('s', { portSet: '1-4', portCount: 4, addressCount: 1 }));
+    const at = '2024-05-01T10:00:01.000Z';
+    for (const part of [0, 1]) await repo.saveHostPart('s', { ip: '192.0.2.1', part, results: rangePorts('192.0.2.1', 4).slice(part * 2, part * 2 + 2), startedAt: at, finishedAt: at });
+    const other = createPortScanRepository(db.reopen());
+    const merge = (blocks: HostPart[]) => ({ host: hostOf('192.0.2.1', { counts: { open: 0, closed: 4, filtered: 0 }, extraPorts: undefined }), ports: blocks.flatMap((b) => b.results) });
+    const outcomes = await Promise.all([repo.mergeHostParts('s', '192.0.2.1', 2, merge), other.mergeHostParts('s', '192.0.2.1', 2, merge)]);
+    expect(outcomes.filter(Boolean)).toHaveLength(1);
+    expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 4 });
+    expect(await repo.get('s')).toMatchObject({ hostsDone: 1 });
+  });
+
   it('deletes a scan with its hosts and ports, and reports whether it existed', async () => {
     const db = await open();
     await repo.create(newScan('s'));
     await repo.create(newScan('keep'));
     await repo.saveHosts('s', [{ host: hostOf('192.0.2.1'), ports: [openPort('192.0.2.1', 80), openPort('192.0.2.1', 443)] }]);
     await repo.saveHosts('keep', [{ host: hostOf('192.0.2.1'), ports: [openPort('192.0.2.1', 80)] }]);
+    await repo.saveHostPart('s', { ip: '192.0.2.2', part: 0, results: [openPort('192.0.2.2', 80)], startedAt: '2024-05-01T10:00:01.000Z', finishedAt: '2024-05-01T10:00:01.000Z' });
     expect(await repo.delete('s')).toBe(true);
+    expect(await repo.storedParts('s', '192.0.2.2')).toEqual(new Set());
     expect(await repo.delete('s')).toBe(false);
     expect(await repo.get('s')).toBeUndefined();
     expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 1 });

@@ -14,8 +14,8 @@ import type {
 } from '../shared/model.js';
 import type { SerializedPlan } from '../scope/index.js';
 import type { DatabaseHandle } from './db.js';
-import type { Database, PortResultsTable, PortScansTable, ScanHostsTable } from './schema.js';
-import type { HostEntry, NewPortScan, PortScanFilter, PortScanRecord, PortScanRepository, PortScanTotals, ScanOutcome } from './types.js';
+import type { Database, PortResultsTable, PortScansTable, ScanHostPartsTable, ScanHostsTable } from './schema.js';
+import type { HostEntry, HostPart, NewPortScan, PortScanFilter, PortScanRecord, PortScanRepository, PortScanTotals, ScanOutcome } from './types.js';
 
 /* ------------------------------------------------------------------------------------------------
  * Helpers shared with hosts.ts (not re-exported from the store's index).
@@ -195,6 +195,81 @@ const HOST_INSERT_CHUNK = Math.floor(MAX_PARAMETERS / HOST_COLUMNS);
 /** Addresses per `ip in (…)` list. */
 const IP_CHUNK = 5_000;
 
+/** Rolls back a merge that found blocks missing (not all stored yet, or merged by another job). */
+class PartsMissing extends Error {}
+
+function partFromRow(row: Selectable<ScanHostPartsTable>): HostPart {
+  const where = { scanId: row.scan_id, ip: row.ip, column: 'results' };
+  const results = parseJsonColumn<Omit<PortResult, 'ip'>[]>(row.results, where, Array.isArray).map((r) => ({ ip: row.ip, ...r }));
+  const srtt = optNum(row.srtt_ms);
+  return { ip: row.ip, part: num(row.part), results, ...(srtt !== undefined ? { srttMs: srtt } : {}), startedAt: row.started_at, finishedAt: row.finished_at };
+}
+
+interface HostRows {
+  ips: string[];
+  hostRows: ScanHostsTable[];
+  portRows: PortResultsTable[];
+}
+
+/**
+ * Validates and converts hosts to rows before any transaction opens. A host given twice keeps its
+ * last version, as a retried job replacing it would. Undefined when there is nothing to store.
+ */
+function hostEntryRows(scanId: string, entries: readonly HostEntry[]): HostRows | undefined {
+  const byIp = new Map<string, HostEntry>();
+  for (const entry of entries) byIp.set(entry.host.ip, entry);
+  if (byIp.size === 0) return undefined;
+  const hostRows = [...byIp.values()].map((e) => hostToRow(scanId, e.host));
+  const portRows = [...byIp.values()].flatMap(({ host, ports }) =>
+    ports.map((p) => {
+      if (p.ip !== host.ip) {
+        throw new PortcullisError('internal', `port ${p.port} of host ${host.ip} in scan ${scanId} names another address (${p.ip})`, {
+          scanId,
+          value: p.ip,
+        });
+      }
+      return portToRow(scanId, p);
+    }),
+  );
+  return { ips: [...byIp.keys()], hostRows, portRows };
+}
+
+/** Stores hosts inside `trx`, replacing earlier versions of them; hosts_done counts each address once. */
+async function writeHosts(trx: Transaction<Database>, scanId: string, { ips, hostRows, portRows }: HostRows): Promise<void> {
+  const scan = await trx.selectFrom('port_scans').select('id').where('id', '=', scanId).executeTakeFirst();
+  if (!scan) throw new PortcullisError('not-found', `port scan ${scanId} does not exist`, { value: scanId });
+
+  // Replace, never duplicate: a retried job stores the same hosts again.
+  let replaced = 0;
+  for (let i = 0; i < ips.length; i += IP_CHUNK) {
+    const chunk = ips.slice(i, i + IP_CHUNK);
+    await trx.deleteFrom('port_results').where('scan_id', '=', scanId).where('ip', 'in', chunk).execute();
+    const deleted = await trx.deleteFrom('scan_hosts').where('scan_id', '=', scanId).where('ip', 'in', chunk).executeTakeFirst();
+    replaced += Number(deleted.numDeletedRows);
+  }
+  for (let i = 0; i < hostRows.length; i += HOST_INSERT_CHUNK) {
+    await trx
+      .insertInto('scan_hosts')
+      .values(hostRows.slice(i, i + HOST_INSERT_CHUNK))
+      .execute();
+  }
+  for (let i = 0; i < portRows.length; i += PORT_INSERT_CHUNK) {
+    await trx
+      .insertInto('port_results')
+      .values(portRows.slice(i, i + PORT_INSERT_CHUNK))
+      .execute();
+  }
+  // Counted by what this batch added, not recounted: recounting made each batch cost O(hosts so far).
+  const added = hostRows.length - replaced;
+  if (added > 0) {
+    await trx
+      .updateTable('port_scans')
+      .set((eb) => ({ hosts_done: eb('hosts_done', '+', added) }))
+      .where('id', '=', scanId)
+      .execute();
+  }
+}
+
 /** Escapes LIKE wildcards (and the escape character itself) for `LIKE … ESCAPE '\'`. */
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -310,10 +385,12 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
     },
 
     async progressFromHosts(id: string): Promise<void> {
-      // Shards run at once in several processes: progress is what all of them stored, read in one statement.
+      // Shards run at once in several processes: progress is what all of them stored (whole hosts, and
+      // the port blocks of hosts not merged yet), read in one statement.
+      const done = sql<number>`hosts_done * port_count + coalesce((select sum(probes) from scan_host_parts where scan_id = ${id}), 0)`;
       await db
         .updateTable('port_scans')
-        .set({ progress_done: sql<number>`case when hosts_done * port_count < progress_total then hosts_done * port_count else progress_total end` })
+        .set({ progress_done: sql<number>`case when ${done} < progress_total then ${done} else progress_total end` })
         .where('id', '=', id)
         .execute();
     },
@@ -338,59 +415,50 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
     },
 
     async saveHosts(scanId: string, entries: readonly HostEntry[]): Promise<void> {
-      // Validate and convert everything before opening the transaction. A host given twice keeps its
-      // last version, as a retried job replacing it would.
-      const byIp = new Map<string, HostEntry>();
-      for (const entry of entries) byIp.set(entry.host.ip, entry);
-      if (byIp.size === 0) return;
-      const hostRows = [...byIp.values()].map((e) => hostToRow(scanId, e.host));
-      const portRows = [...byIp.values()].flatMap(({ host, ports }) =>
-        ports.map((p) => {
-          if (p.ip !== host.ip) {
-            throw new PortcullisError('internal', `port ${p.port} of host ${host.ip} in scan ${scanId} names another address (${p.ip})`, {
-              scanId,
-              value: p.ip,
-            });
-          }
-          return portToRow(scanId, p);
-        }),
-      );
-      const ips = [...byIp.keys()];
+      const rows = hostEntryRows(scanId, entries);
+      if (rows === undefined) return;
+      await db.transaction().execute((trx) => writeHosts(trx, scanId, rows));
+    },
 
-      await db.transaction().execute(async (trx: Transaction<Database>) => {
-        const scan = await trx.selectFrom('port_scans').select('id').where('id', '=', scanId).executeTakeFirst();
-        if (!scan) throw new PortcullisError('not-found', `port scan ${scanId} does not exist`, { value: scanId });
+    async saveHostPart(scanId: string, part: HostPart): Promise<void> {
+      const row = {
+        scan_id: scanId,
+        ip: part.ip,
+        part: part.part,
+        probes: part.results.length,
+        srtt_ms: part.srttMs ?? null,
+        started_at: part.startedAt,
+        finished_at: part.finishedAt,
+        results: JSON.stringify(part.results.map(({ ip: _ip, ...rest }) => rest)),
+      };
+      await db
+        .insertInto('scan_host_parts')
+        .values(row)
+        .onConflict((oc) => oc.columns(['scan_id', 'ip', 'part']).doUpdateSet({ ...row }))
+        .execute();
+    },
 
-        // Replace, never duplicate: a retried job stores the same hosts again.
-        let replaced = 0;
-        for (let i = 0; i < ips.length; i += IP_CHUNK) {
-          const chunk = ips.slice(i, i + IP_CHUNK);
-          await trx.deleteFrom('port_results').where('scan_id', '=', scanId).where('ip', 'in', chunk).execute();
-          const deleted = await trx.deleteFrom('scan_hosts').where('scan_id', '=', scanId).where('ip', 'in', chunk).executeTakeFirst();
-          replaced += Number(deleted.numDeletedRows);
-        }
-        for (let i = 0; i < hostRows.length; i += HOST_INSERT_CHUNK) {
-          await trx
-            .insertInto('scan_hosts')
-            .values(hostRows.slice(i, i + HOST_INSERT_CHUNK))
-            .execute();
-        }
-        for (let i = 0; i < portRows.length; i += PORT_INSERT_CHUNK) {
-          await trx
-            .insertInto('port_results')
-            .values(portRows.slice(i, i + PORT_INSERT_CHUNK))
-            .execute();
-        }
-        // Counted by what this batch added, not recounted: recounting made each batch cost O(hosts so far).
-        const added = hostRows.length - replaced;
-        if (added > 0) {
-          await trx
-            .updateTable('port_scans')
-            .set((eb) => ({ hosts_done: eb('hosts_done', '+', added) }))
-            .where('id', '=', scanId)
-            .execute();
-        }
-      });
+    async storedParts(scanId: string, ip: string): Promise<Set<number>> {
+      const rows = await db.selectFrom('scan_host_parts').select('part').where('scan_id', '=', scanId).where('ip', '=', ip).execute();
+      return new Set(rows.map((r) => num(r.part)));
+    },
+
+    async mergeHostParts(scanId: string, ip: string, parts: number, merge: (blocks: HostPart[]) => HostEntry): Promise<boolean> {
+      try {
+        await db.transaction().execute(async (trx) => {
+          // Delete first: the write lock (SQLite) or the row locks (PostgreSQL) make a second merger
+          // of the same host wait, then find nothing to merge.
+          const rows = await trx.deleteFrom('scan_host_parts').where('scan_id', '=', scanId).where('ip', '=', ip).returningAll().execute();
+          if (rows.length < parts) throw new PartsMissing();
+          const blocks = rows.map((row) => partFromRow(row)).sort((a, b) => a.part - b.part);
+          const merged = hostEntryRows(scanId, [merge(blocks)]);
+          if (merged !== undefined) await writeHosts(trx, scanId, merged);
+        });
+        return true;
+      } catch (err) {
+        if (err instanceof PartsMissing) return false;
+        throw err;
+      }
     },
 
     async finishedHosts(scanId: string, between?: { first: string; last: string }): Promise<Set<string>> {
@@ -471,6 +539,7 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
       return db.transaction().execute(async (trx) => {
         await trx.deleteFrom('port_results').where('scan_id', '=', id).execute();
         await trx.deleteFrom('scan_hosts').where('scan_id', '=', id).execute();
+        await trx.deleteFrom('scan_host_parts').where('scan_id', '=', id).execute();
         const result = await trx.deleteFrom('port_scans').where('id', '=', id).executeTakeFirst();
         return Number(result.numDeletedRows) > 0;
       });

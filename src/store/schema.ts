@@ -76,6 +76,19 @@ export interface PortResultsTable {
   http: string | null;
 }
 
+/** One port block of one host of a port-block sharded scan, until the host is merged (migration 0009). */
+export interface ScanHostPartsTable {
+  scan_id: string;
+  ip: string;
+  part: number;
+  probes: number;
+  srtt_ms: number | null;
+  started_at: string;
+  finished_at: string;
+  /** JSON array of the block's results without their address. */
+  results: string;
+}
+
 /** The address range a polite port-scan job is scanning (migration 0008). */
 export interface AddressLeasesTable {
   scan_id: string;
@@ -198,6 +211,7 @@ export interface Database {
   port_scans: PortScansTable;
   scan_hosts: ScanHostsTable;
   port_results: PortResultsTable;
+  scan_host_parts: ScanHostPartsTable;
   jobs: JobsTable;
   job_schedulers: JobSchedulersTable;
   address_leases: AddressLeasesTable;

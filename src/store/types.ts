@@ -72,6 +72,18 @@ export interface HostEntry {
   ports: PortResult[];
 }
 
+/** One port block of one host, scanned by a port-block shard and kept until the host's blocks are merged. */
+export interface HostPart {
+  ip: string;
+  /** 0-based block of the scan's port set. */
+  part: number;
+  /** Every port of the block. */
+  results: PortResult[];
+  srttMs?: number | undefined;
+  startedAt: string;
+  finishedAt: string;
+}
+
 export interface PortScanRepository {
   create(scan: NewPortScan): Promise<PortScanRecord>;
   get(id: string): Promise<PortScanRecord | undefined>;
@@ -92,9 +104,17 @@ export interface PortScanRepository {
    * (a retried job) replaces it, never duplicates rows; hostsDone counts each address once.
    */
   saveHosts(scanId: string, entries: readonly HostEntry[]): Promise<void>;
-  /** Addresses already stored for the scan, so a retried job skips them. */
   /** Addresses stored for the scan; only those from `first` to `last` in address order when given (a shard's block). */
   finishedHosts(scanId: string, between?: { first: string; last: string }): Promise<Set<string>>;
+  /** Stores one port block of a host (replacing an earlier attempt's). */
+  saveHostPart(scanId: string, part: HostPart): Promise<void>;
+  /** Port blocks of `ip` stored and not yet merged. */
+  storedParts(scanId: string, ip: string): Promise<Set<number>>;
+  /**
+   * Once all `parts` blocks of `ip` are stored: removes them and stores `merge(blocks)` as the host,
+   * in one transaction. False when blocks are missing, or another job merged them first.
+   */
+  mergeHostParts(scanId: string, ip: string, parts: number, merge: (blocks: HostPart[]) => HostEntry): Promise<boolean>;
   totals(scanId: string): Promise<PortScanTotals>;
   /** Hosts in address order. */
   hosts(scanId: string, page: { limit: number; offset: number; onlyUp?: boolean }): Promise<{ items: HostSummary[]; total: number }>;

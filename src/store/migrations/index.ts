@@ -7,6 +7,7 @@ import * as m0005 from './0005_monitoring.js';
 import * as m0006 from './0006_security.js';
 import * as m0007 from './0007_scale_out.js';
 import * as m0008 from './0008_address_leases.js';
+import * as m0009 from './0009_host_parts.js';
 
 /**
  * The one migration set for SQLite and PostgreSQL. Listed in code (not read from a folder) so the
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0006_security': m0006,
   '0007_scale_out': m0007,
   '0008_address_leases': m0008,
+  '0009_host_parts': m0009,
 };
 
 export const migrationProvider: MigrationProvider = {
