@@ -4,7 +4,7 @@
  * submit to done, with the stored result checked for duplicates and gaps.
  *
  *   npx tsx bench/shard-scaling.ts [--addresses 16384] [--ports 16] [--shard-probes <probes/16>] [--workers 1,2,4]
- *   sudo npx tsx bench/shard-scaling.ts --netns [--addresses 4096] [--ports 16] [--timing 4] [--shard-probes …] [--workers …]
+ *   sudo npx tsx bench/shard-scaling.ts --netns [--addresses 4096] [--ports 16 | --port-spec 1-65535] [--timing 4] [--shard-probes …] [--workers …]
  *
  * Loopback (default), a CPU-bound scan: 127.1.0.0/<n>; this process listens on 2 of its addresses ×
  * 2 ports, which the result must show open.
@@ -12,7 +12,8 @@
  * --netns, a wait-bound scan: a perimeter that mostly drops packets. A network namespace (netns.ts)
  * answers for every address of 198.18.16.0/<n>; its firewall accepts one port (nothing listens: the
  * kernel's RST, closed) and drops every other TCP port (filtered), with a 10 ms netem delay when the
- * kernel has netem. Needs root. Connects only to that block, which the namespace holds; the submitting
+ * kernel has netem. `--port-spec` scans that port spec instead of our top `--ports` (say a few hosts ×
+ * 1-65535 with --shard-probes 16384: each host split into port blocks). Needs root. Connects only to that block, which the namespace holds; the submitting
  * runtime's scope allows nothing else.
  *
  * No peer tool: nmap has no way to split one scan over processes.
@@ -21,7 +22,7 @@ import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { buildConfig } from '../src/config/index.js';
 import { loadPortLists } from '../src/portscan/port-lists.js';
-import { parsePortSpec } from '../src/portscan/ports.js';
+import { formatPortSet, parsePortSpec } from '../src/portscan/ports.js';
 import { createRuntime, type Runtime } from '../src/runtime/index.js';
 import type { TimingTemplate } from '../src/shared/model.js';
 import {
@@ -176,21 +177,22 @@ function loopbackScenario(workload: ScaleWorkload): Scenario {
   };
 }
 
-function netnsScenario(ns: BenchNamespace, block: string, ports: readonly number[], closedPort: number, timing: TimingTemplate): Scenario {
+function netnsScenario(ns: BenchNamespace, block: string, ports: readonly number[], closedPort: number, timing: TimingTemplate, portSpec: string | undefined): Scenario {
   return {
-    name: 'shard-scaling-netns',
+    // A --port-spec run (port blocks) keeps its own results file.
+    name: portSpec === undefined ? 'shard-scaling-netns' : 'shard-scaling-netns-ports',
     description: [
       `- Namespace \`pcbench-<pid>-<time>\` (bench/netns.ts), veth host ${NETNS_HOST_IP}/30, namespace ${NETNS_NS_IP}/30; host route ${block} via ${NETNS_NS_IP}; in the namespace \`ip route add local ${block} dev lo\`, so every address answers as a host.`,
       `- iptables INPUT in the namespace: ACCEPT tcp dport ${closedPort} (nothing listens: the kernel's RST, closed); DROP every other tcp port (filtered, no response).`,
       `- netem delay ${NETNS_DELAY_MS} ms applied: ${ns.netem}`,
-      `- Scan: ${block} × ${ports.length} ports (our top-${ports.length}: ${ports.join(',')}), timing T${timing}, no service detection; submitting runtime's scope.allow = ${block}. Every host must be stored once with 1 closed (${closedPort}) and ${ports.length - 1} filtered ports.`,
+      `- Scan: ${block} × ${ports.length} ports (${ports.length > 64 ? formatPortSet(ports) : `our top-${ports.length}: ${ports.join(',')}`}), timing T${timing}, no service detection; submitting runtime's scope.allow = ${block}. Every host must be stored once with 1 closed (${closedPort}) and ${ports.length - 1} filtered ports.`,
       '- Probes in flight: SYN-SENT sockets towards the block on the host (`ss -Htn state syn-sent dst <block>`), sampled every 500 ms over all workers.',
     ],
     scopeAllow: [block],
     submit: async (runtime) => {
       const { submitPortScan } = await import('../src/jobs/index.js');
       const submittedMs = performance.now();
-      const scan = await submitPortScan(runtime, { targets: [block], ports: ports.join(','), options: { serviceDetection: false, timing } });
+      const scan = await submitPortScan(runtime, { targets: [block], ports: formatPortSet(ports), options: { serviceDetection: false, timing } });
       return { portScanIds: [scan.id], tlsScanIds: [], expectedOpen: new Map([[scan.id, new Set<string>()]]), listeners: [], submittedMs };
     },
     wrongHosts: async (runtime, scanId) => {
@@ -215,6 +217,7 @@ async function main(): Promise<void> {
       netns: { type: 'boolean', default: false },
       addresses: { type: 'string' },
       ports: { type: 'string', default: '16' },
+      'port-spec': { type: 'string' },
       'shard-probes': { type: 'string' },
       timing: { type: 'string', default: '4' },
       workers: { type: 'string', default: '1,2,4' },
@@ -225,7 +228,9 @@ async function main(): Promise<void> {
   if (!Number.isInteger(prefixLength)) throw new Error(`--addresses must be a power of two, got ${values.addresses}`);
   if (values.netns && addresses > NETNS_MAX_ADDRESSES) throw new Error(`--netns scans at most ${NETNS_MAX_ADDRESSES} addresses (${NETNS_BASE}/20)`);
   if (values.netns && process.getuid?.() !== 0) throw new Error('--netns needs root (network namespaces and iptables)');
-  const portCount = Number(values.ports);
+  const portSpec = values['port-spec'];
+  if (portSpec !== undefined && !values.netns) throw new Error('--port-spec is for --netns runs');
+  const portCount = portSpec !== undefined ? parsePortSpec(portSpec, loadPortLists()).length : Number(values.ports);
   const probes = addresses * portCount;
   const shardProbes = Number(values['shard-probes'] ?? Math.ceil(probes / DEFAULT_SHARDS));
   const timing = Number(values.timing) as TimingTemplate;
@@ -246,7 +251,7 @@ async function main(): Promise<void> {
     if (values.netns) {
       const block = `${NETNS_BASE}/${prefixLength}`;
       const portLists = loadPortLists();
-      const ports = parsePortSpec(`top-${portCount}`, portLists);
+      const ports = parsePortSpec(portSpec ?? `top-${portCount}`, portLists);
       // The most exposed port answers, as on a typical perimeter host; the scanner probes it first.
       const closedPort = portLists.ranking[0]?.port ?? 80;
       namespace = createBenchNamespace({
@@ -260,8 +265,8 @@ async function main(): Promise<void> {
         netemDelayMs: NETNS_DELAY_MS,
       });
       console.log(`[bench] namespace ${namespace.name} answers for ${block}; netem: ${namespace.netem}`);
-      scenario = netnsScenario(namespace, block, ports, closedPort, timing);
-      command = `sudo npx tsx bench/shard-scaling.ts --netns --addresses ${addresses} --ports ${portCount} --timing ${timing} --shard-probes ${shardProbes} --workers ${values.workers}`;
+      scenario = netnsScenario(namespace, block, ports, closedPort, timing, portSpec);
+      command = `sudo npx tsx bench/shard-scaling.ts --netns --addresses ${addresses} ${portSpec !== undefined ? `--port-spec ${portSpec}` : `--ports ${portCount}`} --timing ${timing} --shard-probes ${shardProbes} --workers ${values.workers}`;
     } else {
       scenario = loopbackScenario({ portScans: 1, addressesPerScan: addresses, ports: await workloadPorts(portCount), tlsScans: 0, tlsTargetsPerScan: 0 });
       command = `npx tsx bench/shard-scaling.ts --addresses ${addresses} --ports ${portCount} --shard-probes ${shardProbes} --workers ${values.workers}`;

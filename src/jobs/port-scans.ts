@@ -3,7 +3,18 @@ import { timeOrderedId } from '../shared/ids.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/index.js';
-import { formatPortSet, mergeHostBlocks, parsePortSpec, PortSet, scanHosts, selectConnector, serviceDetection, summarizeHost } from '../portscan/index.js';
+import {
+  PortSet,
+  findPingPort,
+  formatPortSet,
+  mergeHostBlocks,
+  parsePortSpec,
+  pingCandidates,
+  scanHosts,
+  selectConnector,
+  serviceDetection,
+  summarizeHost,
+} from '../portscan/index.js';
 import type { FdBudget, HostBlock, PortLists, ServiceDetector } from '../portscan/index.js';
 import { deserializePlan, planAddresses, planTargets, serializePlan } from '../scope/index.js';
 import type { Resolver, ScopePolicy, TargetPlan } from '../scope/index.js';
@@ -190,6 +201,11 @@ interface PortBlock {
   count: number;
 }
 
+/** A port-block shard's block, with the scan's ports worth trying as its timing-ping port. */
+interface ScannedPortBlock extends PortBlock {
+  pingCandidates: readonly number[];
+}
+
 /**
  * The job of one stored port scan. A small scan is scanned here. A large one (see `shardPlan`) is
  * split: this job enqueues one `port-scan-shard` job per block (of hosts, or of one host's ports) and ends; the shards run
@@ -227,7 +243,8 @@ export function createPortScanShardHandler(deps: PortScanJobDeps): JobHandler<Po
     const block = shardBlock(shard, ctx.payload, started.ports.length);
     const blockScan = { ...started, ports: started.ports.slice(block.firstPort, block.firstPort + block.portCount) };
     const addresses = () => slice(planAddresses(started.plan), block.firstHost, block.hostCount);
-    const scanned = await scanAddresses(deps, ctx, blockScan, addresses, { shard, ...(block.part !== undefined ? { part: block.part } : {}) });
+    const part = block.part !== undefined ? { ...block.part, pingCandidates: pingCandidates(started.ports) } : undefined;
+    const scanned = await scanAddresses(deps, ctx, blockScan, addresses, { shard, ...(part !== undefined ? { part } : {}) });
     if (scanned !== 'done') return { status: scanned };
     const totals = await deps.store.portScans.totals(scanId);
     if (totals.hostsDone >= started.plan.addressCount) await deps.queue.enqueue<PortScanJobPayload>(PORT_SCAN_FINALIZE_JOB, { scanId }, { jobId: portScanFinalizeJobId(scanId) });
@@ -279,13 +296,13 @@ async function scanAddresses(
   /** The addresses to scan, iterated twice (a /16 is never held whole). */
   addresses: () => Iterable<string>,
   /** Set for a shard job; `part` when it scans one port block of its host. */
-  sharding?: { shard: number; part?: PortBlock },
+  sharding?: { shard: number; part?: ScannedPortBlock },
 ): Promise<string> {
   const scanId = scan.id;
   const repo = deps.store.portScans;
   const sharded = sharding !== undefined;
   const part = sharding?.part;
-  const log = deps.logger.child({ scanId, attempt: ctx.attempt, ...sharding });
+  const log = deps.logger.child({ scanId, attempt: ctx.attempt, ...(sharded ? { shard: sharding.shard } : {}), ...(part !== undefined ? { part: part.index } : {}) });
   // A shard's block is a run of the plan's address order, which is the store's ip_key order: it reads
   // back only its own hosts, not the whole scan's.
   let addressCount = 0;
@@ -354,6 +371,9 @@ async function scanAddresses(
       if (ended !== undefined) return ended;
       leaseHeld = true;
     }
+    const connector = selectConnector(deps.config.portscan.connector);
+    // A port block may hold no port that answers: learn a timing-ping port from the scan's popular ones.
+    const pingPort = part !== undefined && first !== undefined && resumedHosts === 0 ? await findPingPort(first, part.pingCandidates, { connector, options, signal: abort.signal }) : undefined;
     const hosts = scanHosts({
       addresses: skip(addresses(), alreadyStored),
       addressCount: addressCount - resumedHosts,
@@ -361,7 +381,8 @@ async function scanAddresses(
       options,
       signal: abort.signal,
       portLists: deps.portLists,
-      connector: selectConnector(deps.config.portscan.connector),
+      connector,
+      pingPort,
       ...(deps.connectionBudget !== undefined ? { connectionBudget: deps.connectionBudget } : {}),
       onProgress: (e) => {
         progress = { done: probesBefore + e.done, total: scan.progress.total };

@@ -13,3 +13,4 @@ export { type HostScanRun, type ServiceDetectionSettings, scanHosts, serviceDete
 export { type HostBlock, mergeHostBlocks, summarizeHost } from './summarize.js';
 export { type HostComparison, type PortScanComparison, type ScanSide, comparePortScans } from './compare.js';
 export { type HostPortView, buildHostView } from './host-view.js';
+export { findPingPort, pingCandidates } from './ping-port.js';

@@ -568,6 +568,22 @@ describe('scanPorts on a mostly-filtered simulated host (simulated clock)', () =
     expect(elapsedMs / timeoutMs).toBeLessThanOrEqual(45); // ~38 rounds; ~117 without timing pings
   });
 
+  it('a block of ports none of which answers grows its window through a ping port given by the request', async () => {
+    // A port-block shard's view of the same host: ports 1001-2000 all dropped; 23, outside the block, answers.
+    const sim = () => simulate((_ip, port) => ({ outcome: port === 23 ? closed() : drop }));
+    const block = Array.from({ length: 1000 }, (_, i) => i + 1001);
+    const without = sim();
+    const slow = await runSimulated(req({ ports: block, options: { timing: 4 }, connector: without.connector, random: () => 0.999999 }));
+    const withPing = sim();
+    const fast = await runSimulated(req({ ports: block, options: { timing: 4 }, connector: withPing.connector, random: () => 0.999999, pingPort: 23 }));
+    for (const { hosts } of [slow, fast]) expect(hosts[0]!.results.every((r) => r.state === 'filtered' && r.port > 1000)).toBe(true);
+    expect(without.attemptsOf(23)).toBe(0);
+    expect(withPing.attemptsOf(23)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...without.calls.map((c) => c.inFlight))).toBeLessThanOrEqual(10);
+    expect(Math.max(...withPing.calls.map((c) => c.inFlight))).toBeGreaterThanOrEqual(70);
+    expect(fast.elapsedMs).toBeLessThan(slow.elapsedMs / 2);
+  });
+
   it('an unanswered timing ping is a drop: the host window collapses to 1', async () => {
     // Port 23 answers its first probe only: the timing ping to it is lost.
     const sim = simulate((_ip, port, attempt) => ({ outcome: port === 23 && attempt === 0 ? closed() : port === 22 ? open() : drop }));

@@ -18,7 +18,7 @@
  * - Only drops (no answer) are retransmitted, as far as the adaptive allowance permits; a port whose
  *   probes all went unanswered is filtered/no-response.
  * - Timing pings, as nmap's `doAnyPings`: the first port of a host that answers open or closed becomes
- *   its ping port; once the host has been silent for 1.25 s (and was sent 10 probes since the last
+ *   its ping port (unless the request brings one, `pingPort`); once the host has been silent for 1.25 s (and was sent 10 probes since the last
  *   ping) that port is probed again. The ping takes a window slot but decides nothing: its reply counts
  *   3 times and, like every reply, is scaled by cc_scale (expected / received, at most 50), and a ping
  *   nobody answers is a drop. This is what keeps a mostly-filtered host fast: timeouts never grow the
@@ -65,6 +65,12 @@ export interface ScanPortsRequest extends PortScanRequest {
   connectionBudget?: FdBudget;
   /** Shuffles the port order; default Math.random. Tests pass a fixed one. */
   random?: () => number;
+  /**
+   * A port found to answer (open or closed) on the hosts before this scan, by `findPingPort`: timing
+   * pings use it from the start, as nmap's use what host discovery found. A port-block shard scans a
+   * block where maybe no port answers, and without a ping port its window would never grow.
+   */
+  pingPort?: number | undefined;
 }
 
 /** nmap's popular ports, moved to the front of the probe order (portlist.cc `random_port_cheat`). */
@@ -145,8 +151,8 @@ class Host implements TimingPingState {
   maxSuccessfulTry = 0;
   /** Port probes sent, retransmissions included, timing pings not (nmap `numprobes_sent`). */
   numProbesSent = 0;
-  /** Index of the first port that answered open or closed: the timing-ping port (-1: none yet). */
-  pingIdx = -1;
+  /** The timing-ping port: the request's `pingPort`, else the first port that answered open or closed. */
+  pingPort: number | undefined;
   /** Last reply of any kind (nmap `lastrcvd`), and the last timing ping; both start at admission. */
   lastReplyAt: number;
   lastPingAt: number;
@@ -159,9 +165,10 @@ class Host implements TimingPingState {
   readonly ip: string;
   readonly seq: number;
 
-  constructor(ip: string, seq: number, portCount: number, timing: ScanTiming, now: number) {
+  constructor(ip: string, seq: number, portCount: number, timing: ScanTiming, now: number, pingPort: number | undefined) {
     this.ip = ip;
     this.seq = seq;
+    this.pingPort = pingPort;
     this.lastReplyAt = now;
     this.lastPingAt = now;
     this.states = new Uint8Array(portCount);
@@ -175,7 +182,7 @@ class Host implements TimingPingState {
 
   /** Whether a port answered open or closed (nmap: the host has a ping probe). */
   get hasPingPort(): boolean {
-    return this.pingIdx >= 0;
+    return this.pingPort !== undefined;
   }
 
   hasWork(portCount: number): boolean {
@@ -195,6 +202,7 @@ class Engine {
   readonly groupSize: number;
   readonly readyMax: number;
   readonly connector: Connector;
+  readonly pingPort: number | undefined;
   readonly abort = new AbortController();
   readonly ready: HostScanResult[] = [];
   readonly sendable: Host[] = [];
@@ -239,6 +247,7 @@ class Engine {
     this.groupSize = hostGroupSize(this.ports.length);
     this.readyMax = Math.max(64, this.groupSize);
     this.connector = req.connector ?? selectConnector('auto');
+    this.pingPort = req.pingPort;
     this.iterator = req.addresses[Symbol.iterator]();
     this.total = Math.max(0, req.addressCount) * this.ports.length;
   }
@@ -371,7 +380,7 @@ class Engine {
       this.fail(new TypeError(`not an IP address: ${JSON.stringify(ip)}`));
       return false;
     }
-    const h = new Host(ip, this.hostSeq++, this.ports.length, this.timing, performance.now());
+    const h = new Host(ip, this.hostSeq++, this.ports.length, this.timing, performance.now(), this.pingPort);
     this.activeHosts++;
     if (this.ports.length === 0) {
       this.finishHost(h);
@@ -451,7 +460,7 @@ class Engine {
     this.fd.acquire();
     let p: Promise<ProbeOutcome>;
     try {
-      p = this.connector(h.ip, this.ports[h.pingIdx]!, this.probeTimeout(h), this.abort.signal);
+      p = this.connector(h.ip, h.pingPort!, this.probeTimeout(h), this.abort.signal);
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -499,7 +508,7 @@ class Engine {
         h.delay.recordLostPing(now, sentAt);
         break;
       case 'fatal':
-        this.fail(new PortScanFatalError(`connect to ${h.ip} port ${this.ports[h.pingIdx]} failed with ${o.code}; bailing scan`, o.code));
+        this.fail(new PortScanFatalError(`connect to ${h.ip} port ${h.pingPort} failed with ${o.code}; bailing scan`, o.code));
         return;
       case 'resource':
         this.fd.exhausted();
@@ -572,7 +581,7 @@ class Engine {
     this.groupRtt.update(rttMs);
     h.lastReplyAt = now;
     // ICMP errors make poor pings (rate-limited, maybe from a router): only open/closed ports qualify.
-    if (state !== 'filtered' && h.pingIdx < 0) h.pingIdx = idx;
+    if (state !== 'filtered') h.pingPort ??= this.ports[idx];
     // ICMP errors (filtered) to retransmissions are often rate-limited: they may speed up, never slow down.
     const adjustTiming = !(state === 'filtered' && tryno > 0);
     if (adjustTiming) {
