@@ -87,7 +87,8 @@ async function main(): Promise<void> {
       'min-gap-ms': { type: 'string', default: '1000' },
       'max-gap-ms': { type: 'string', default: '5000' },
       seed: { type: 'string' },
-      // Splits every port scan into shard jobs of this many probes (0: one job per scan, the default).
+      // Splits every port scan into shard jobs of this many probes (0: one job per scan, the default;
+      // fewer than the 4 ports per host: each host in port blocks).
       'shard-probes': { type: 'string', default: '0' },
     },
   });
@@ -199,6 +200,9 @@ async function main(): Promise<void> {
     const { outcomes, finishedMs, timedOut } = await draining;
     const wallS = (finishedMs - t0) / 1000;
     const integrity = await checkWorkload(runtime, submitted);
+    const shardJobs = Number(
+      (await runtime.store.handle.db.selectFrom('port_scans').select((eb) => eb.fn.coalesce(eb.fn.sum<number>('shard_count'), eb.lit(0)).as('n')).executeTakeFirstOrThrow()).n,
+    );
     const lost = outcomes.filter(isLost);
     const completed = outcomes.filter((o) => o.status === 'done');
     const failed = outcomes.filter((o) => !isLost(o) && o.status !== 'done');
@@ -268,12 +272,12 @@ async function main(): Promise<void> {
     for (const g of integrity.gaps) console.log(`[bench]   gap: ${g}`);
 
     const killRows = killLog.map((k, i) => `| ${i + 1} | ${fmt(k.atS, 1)} s | ${k.worker} (pid ${k.pid}) | ${k.activeJobs} | ${k.replacement} (${fmt(k.replacementReadyMs)} ms) |`);
-    const name = `kill-test-${queueKind}-${dbKind}${kills === DEFAULT_KILLS ? '' : `-${kills}-kills`}${shardProbes > 0 ? '-sharded' : ''}`;
+    const name = `kill-test-${queueKind}-${dbKind}${kills === DEFAULT_KILLS ? '' : `-${kills}-kills`}${shardProbes > 0 ? (shardProbes < workload.ports.length ? '-port-blocks' : '-sharded') : ''}`;
     const markdown = [
       `# Kill test: ${queueKind === 'bullmq' ? 'BullMQ on Redis' : 'embedded queue'}, ${dbKind === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${kills} SIGKILLs`,
       '',
       machineMarkdown(machine, uptime()),
-      `- Command: \`npx tsx bench/kill-test.ts --queue ${queueKind} --db ${dbKind} --kills ${kills} --seed ${seed}${shardProbes > 0 ? ` --shard-probes ${shardProbes}` : ''}\` (other options at their defaults: ${workerCount} workers, concurrency ${concurrency}, lease ${leaseMs} ms, kill gaps ${minGapMs}-${maxGapMs} ms)`,
+      `- Command: \`npx tsx bench/kill-test.ts --queue ${queueKind} --db ${dbKind} --kills ${kills} --seed ${seed} --workers ${workerCount} --concurrency ${concurrency} --lease-ms ${leaseMs} --port-scans ${workload.portScans} --addresses ${workload.addressesPerScan} --tls-scans ${workload.tlsScans} --tls-targets ${workload.tlsTargetsPerScan} --min-gap-ms ${minGapMs} --max-gap-ms ${maxGapMs}${shardProbes > 0 ? ` --shard-probes ${shardProbes}` : ''}\``,
       `- Store: ${dbKind === 'postgres' ? 'a scratch PostgreSQL database on 127.0.0.1:5432, dropped after' : 'one SQLite data dir shared by every process'}; queue: ${queueKind === 'bullmq' ? `BullMQ on ${REDIS_URL} under a prefix of its own, deleted after` : 'the embedded queue (jobs table of that database)'}.`,
       `- Workers: ${workerCount} \`node dist/cli/main.js worker\` processes (PORTCULLIS_WORKER_CONCURRENCY=${concurrency}: that many port-scan and that many TLS-scan jobs at once each, PORTCULLIS_JOB_LEASE_MS=${leaseMs}). A random one of those up is SIGKILLed after a random ${minGapMs}-${maxGapMs} ms and a replacement started (in the background), ${kills} times.`,
       `- Workload, submitted by this process through \`submitPortScan\`/\`submitTlsScan\` (store + queue, no HTTP): ${workload.portScans} port scans of consecutive /${32 - Math.log2(workload.addressesPerScan)} blocks from 127.1.0.0 (${workload.addressesPerScan} addresses × ${workload.ports.length} ports ${workload.ports.join(',')}, no service detection; listeners of this process on 2 addresses × 2 ports of each block) and ${workload.tlsScans} TLS scans of ${workload.tlsTargetsPerScan} endpoints each (fresh, native engine; ${TLS_FIXTURES.join(', ')} on 127.0.1.1-${TLS_ADDRESSES}, served by a child process).`,
@@ -281,6 +285,7 @@ async function main(): Promise<void> {
       '| figure | value | goal |',
       '|---|---:|---|',
       `| jobs submitted (scans) | ${jobs} | |`,
+      ...(shardProbes > 0 ? [`| port-scan shard jobs (${shardProbes < workload.ports.length ? 'port blocks: each host split' : 'blocks of hosts'}) | ${shardJobs} | |`] : []),
       `| jobs completed (scan done) | ${completed.length} | |`,
       `| jobs failed (for another reason than the kills) | ${failed.length} | |`,
       `| **jobs lost** (never finished, or failed because workers died under them) | **${lost.length}** | 0: ${lost.length === 0 ? 'PASS' : 'FAIL'} |`,
