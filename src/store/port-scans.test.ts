@@ -363,8 +363,10 @@ describe.each(TEST_DIALECTS)('port scan repository on %s', (dialect) => {
     expect(await repo.get('s')).toMatchObject({ hostsDone: 1 });
     await repo.progressFromHosts('s');
     expect((await repo.get('s'))?.progress).toEqual({ done: 6, total: 6 });
-    // Merged already: a second merger finds nothing and changes nothing.
+    // Merged already: a second merger finds nothing and changes nothing, and a late block is not kept.
     expect(await repo.mergeHostParts('s', '192.0.2.1', 2, merge)).toBe(false);
+    await repo.saveHostPart('s', block(1, rangePorts('192.0.2.1', 6).slice(3), '2024-05-01T10:00:04.000Z'));
+    expect(await repo.storedParts('s', '192.0.2.1')).toEqual(new Set());
     expect(await rowCounts(db)).toEqual({ hosts: 1, ports: 6 });
   });
 

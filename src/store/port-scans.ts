@@ -421,6 +421,9 @@ export function createPortScanRepository(handle: DatabaseHandle): PortScanReposi
     },
 
     async saveHostPart(scanId: string, part: HostPart): Promise<void> {
+      // A second run of the same shard finishing after the host was merged would leave a stray block.
+      const merged = await db.selectFrom('scan_hosts').select('ip').where('scan_id', '=', scanId).where('ip', '=', part.ip).executeTakeFirst();
+      if (merged !== undefined) return;
       const row = {
         scan_id: scanId,
         ip: part.ip,

@@ -106,7 +106,7 @@ export interface PortScanRepository {
   saveHosts(scanId: string, entries: readonly HostEntry[]): Promise<void>;
   /** Addresses stored for the scan; only those from `first` to `last` in address order when given (a shard's block). */
   finishedHosts(scanId: string, between?: { first: string; last: string }): Promise<Set<string>>;
-  /** Stores one port block of a host (replacing an earlier attempt's). */
+  /** Stores one port block of a host (replacing an earlier attempt's); nothing once the host is merged. */
   saveHostPart(scanId: string, part: HostPart): Promise<void>;
   /** Port blocks of `ip` stored and not yet merged. */
   storedParts(scanId: string, ip: string): Promise<Set<number>>;
