@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { errorOf, failureOf } from '../testing/errors.js';
 import { closedPort } from '../testing/listeners.js';
 import { TestServers } from '../testing/servers.js';
-import { createOidcVerifier, looksLikeJwt, parseOidcConfig, type OidcConfig } from './oidc.js';
+import { createOidcVerifier, looksLikeJwt } from './oidc.js';
+import { parseOidcConfig, type OidcConfig } from './oidc-config.js';
 
 const now = (): number => Math.floor(Date.now() / 1000);
 

@@ -3,7 +3,7 @@ import type { ConnectorKind } from '../portscan/index.js';
 import type { SqliteDriverChoice } from '../store/index.js';
 import { PortcullisError } from '../shared/errors.js';
 import type { ConfigFile } from './file.js';
-import { type OidcConfig, parseOidcConfig } from '../auth/oidc.js';
+import { type OidcConfig, parseOidcConfig } from '../auth/oidc-config.js';
 import type { TargetSchedule } from '../monitor/model.js';
 import { validateSchedule } from '../monitor/schedule.js';
 import { DEFAULT_MAX_LOST_RUNS } from '../jobs/queue.js';

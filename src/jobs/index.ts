@@ -29,15 +29,14 @@ export {
   shardPlan,
   submitPortScan,
 } from './port-scans.js';
+export { DEFAULT_TLS_PORT, parseTlsTarget } from '../tls/target.js';
 export {
-  DEFAULT_TLS_PORT,
   TLS_SCAN_JOB,
   type TlsEngine,
   type TlsEngineOptions,
   type TlsScanJobPayload,
   type TlsScanSubmission,
   createTlsScanHandler,
-  parseTlsTarget,
   submitTlsScan,
   tlsScanJobId,
 } from './tls-scans.js';

@@ -13,7 +13,8 @@ import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/d
 import { listen } from '../testing/listeners.js';
 import { createPortScanHandler, portScanJobId, PORT_SCAN_JOB, submitPortScan } from './port-scans.js';
 import type { JobContext } from './queue.js';
-import { TLS_SCAN_JOB, type TlsScanJobDeps, type TlsScanJobPayload, createTlsScanHandler, parseTlsTarget, submitTlsScan, tlsScanJobId } from './tls-scans.js';
+import { TLS_SCAN_JOB, type TlsScanJobDeps, type TlsScanJobPayload, createTlsScanHandler, submitTlsScan, tlsScanJobId } from './tls-scans.js';
+import { parseTlsTarget } from '../tls/target.js';
 
 describe('parseTlsTarget', () => {
   it.each([

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/index.js';
-import { formatRange, normalizeHostname, parseTarget, planTargets } from '../scope/index.js';
+import { normalizeHostname, planTargets } from '../scope/index.js';
 import type { Resolver, ScopePolicy } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
 import { timeOrderedId } from '../shared/ids.js';
 import { narrowPolicy } from '../auth/scope.js';
 import type { SaveAssessmentExtras, SslLabsOpinion, Store, TlsScanOptions, TlsScanRecord, TlsTarget, TlsTargetOutcome } from '../store/index.js';
-import { targetKey } from '../tls/target.js';
+import { parseTlsTarget, targetKey } from '../tls/target.js';
 import type { Assessment } from '../tls/model.js';
 import type { TlsEngine, TlsEngineOptions } from '../tls/engine.js';
 import { notConfigured, type SslLabsTlsEngine } from '../ssllabs/index.js';
@@ -24,47 +24,7 @@ export interface TlsScanJobPayload {
   scanId: string;
 }
 
-export const DEFAULT_TLS_PORT = 443;
-
 export type { TlsEngine, TlsEngineOptions } from '../tls/engine.js';
-
-/**
- * Parses one TLS target as users write it: `name`, `name:port`, an IPv4 address with an optional
- * port, a bare IPv6 address, or `[v6]:port`. The port defaults to 443. Throws target.invalid naming
- * `field`. Ranges and CIDR blocks are refused: a TLS assessment is of one service.
- */
-export function parseTlsTarget(text: string, field: string): TlsTarget {
-  const input = text.trim();
-  const fail = (problem: string): never => {
-    throw new PortcullisError('target.invalid', `${field} "${text}" ${problem}`, { value: text, field });
-  };
-  let hostText = input;
-  let portText: string | undefined;
-  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(input);
-  if (bracketed) {
-    hostText = bracketed[1] ?? '';
-    portText = bracketed[2];
-  } else if (input.split(':').length === 2) {
-    [hostText, portText] = input.split(':') as [string, string];
-  }
-  // More than one colon without brackets: a bare IPv6 address, whose port cannot be told apart.
-  if (hostText === '') fail('has no host: give a host name or an IP address, optionally with :port');
-  let port = DEFAULT_TLS_PORT;
-  if (portText !== undefined) {
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) fail(`has an invalid port "${portText}": use 1-65535`);
-    port = Number(portText);
-  }
-  let parsed;
-  try {
-    parsed = parseTarget(hostText, field);
-  } catch (err) {
-    if (err instanceof PortcullisError) throw new PortcullisError(err.code, err.message, { ...err.detail, value: text, field });
-    throw err;
-  }
-  if (parsed.kind === 'hostname') return { host: parsed.hostname as string, port };
-  if (parsed.kind === 'ip' && parsed.range !== undefined) return { host: formatRange(parsed.range), port };
-  return fail('is a range of addresses: a TLS assessment is of one host; list each address');
-}
 
 export interface TlsPlanDeps {
   resolver: Resolver;

@@ -13,7 +13,7 @@
  * Schedule text (CSV cell or JSON string): `every 90s|15m|6h|2d|1w` (60 s to 365 days), or
  * `cron: 0 3 * * *` (croner syntax, UTC, runs at least a minute apart); empty: the global default.
  */
-import { parseTlsTarget } from '../jobs/tls-scans.js';
+import { parseTlsTarget } from '../tls/target.js';
 import { parsePortSpec } from '../portscan/ports.js';
 import type { PortLists } from '../portscan/types.js';
 import { countAddresses, describeDenial, formatRange, parseTarget, type ScopePolicy } from '../scope/index.js';
