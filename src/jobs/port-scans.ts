@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/index.js';
 import {
   PortSet,
+  countPorts,
   findPingPort,
   formatPortSet,
   mergeHostBlocks,
@@ -19,7 +20,7 @@ import type { FdBudget, HostBlock, PortLists, ServiceDetector } from '../portsca
 import { deserializePlan, planAddresses, planTargets, serializePlan } from '../scope/index.js';
 import type { Resolver, ScopePolicy, TargetPlan } from '../scope/index.js';
 import { PortcullisError, describeError } from '../shared/errors.js';
-import type { PortResult, PortScanOptions, ScanStats } from '../shared/model.js';
+import type { PortCounts, PortScanOptions, ScanStats } from '../shared/model.js';
 import type { Store } from '../store/index.js';
 import type { AddressLease, HostEntry, PortScanRecord, TlsScanRecord } from '../store/index.js';
 import { targetKey } from '../tls/target.js';
@@ -208,9 +209,9 @@ interface ScannedPortBlock extends PortBlock {
 
 /**
  * The job of one stored port scan. A small scan is scanned here. A large one (see `shardPlan`) is
- * split: this job enqueues one `port-scan-shard` job per block (of hosts, or of one host's ports) and ends; the shards run
- * on any workers at once, and whichever stores the last host enqueues the `port-scan-finalize` job,
- * which computes the totals and ends the scan. Every job id is derived from the scan id, so a retried
+ * split: this job enqueues one `port-scan-shard` job per block (of hosts, or of one host's ports)
+ * and ends; the shards run on any workers at once, and whichever stores the last host enqueues the
+ * `port-scan-finalize` job, which computes the totals and ends the scan. Every job id is derived from the scan id, so a retried
  * job never enqueues twice.
  */
 export function createPortScanHandler(deps: PortScanJobDeps): JobHandler<PortScanJobPayload, Outcome> {
@@ -394,7 +395,7 @@ async function scanAddresses(
     for await (const host of hosts) {
       if (part !== undefined) {
         await repo.saveHostPart(scanId, { ...host, part: part.index });
-        countProbes(deps.metrics, host.results);
+        countProbes(deps.metrics, countPorts(host.results));
         continue;
       }
       const { summary, listed } = summarizeHost({ ...host, hostnames: plan.hostnames[host.ip] ?? [] });
@@ -402,7 +403,7 @@ async function scanAddresses(
       pendingRows += 1 + listed.length;
       if (pending.length >= BATCH_HOSTS || pendingRows >= BATCH_ROWS) await flush();
       deps.metrics?.hostsScanned.inc();
-      countProbes(deps.metrics, host.results);
+      countProbes(deps.metrics, summary.counts);
     }
     await flush();
     // Whichever shard finds every block of the host stored merges them (also on a retry that found its own block stored).
@@ -530,11 +531,8 @@ export function effectiveOptions(options: PortScanOptions, config: Config): Port
   };
 }
 
-function countProbes(metrics: Metrics | undefined, results: readonly PortResult[]): void {
-  if (metrics === undefined) return;
-  const counts = { open: 0, closed: 0, filtered: 0 };
-  for (const r of results) counts[r.state]++;
-  for (const state of ['open', 'closed', 'filtered'] as const) metrics.portProbes.inc({ state }, counts[state]);
+function countProbes(metrics: Metrics | undefined, counts: PortCounts): void {
+  for (const state of ['open', 'closed', 'filtered'] as const) metrics?.portProbes.inc({ state }, counts[state]);
 }
 
 function* skip(addresses: Iterable<string>, done: ReadonlySet<string>): Generator<string> {

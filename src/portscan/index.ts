@@ -10,7 +10,7 @@ export { loadPortLists, serviceForPort } from './port-lists.js';
 export { type ConnectorKind, selectConnector } from './connect.js';
 export { FdBudget, createConnectionBudget } from './fd-budget.js';
 export { type HostScanRun, type ServiceDetectionSettings, scanHosts, serviceDetection } from './run.js';
-export { type HostBlock, mergeHostBlocks, summarizeHost } from './summarize.js';
+export { type HostBlock, countPorts, mergeHostBlocks, summarizeHost } from './summarize.js';
 export { type HostComparison, type PortScanComparison, type ScanSide, comparePortScans } from './compare.js';
 export { type HostPortView, buildHostView } from './host-view.js';
 export { findPingPort, pingCandidates } from './ping-port.js';

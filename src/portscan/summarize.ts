@@ -23,9 +23,15 @@ export interface HostSummaryInput {
   finishedAt: string;
 }
 
-export function summarizeHost(input: HostSummaryInput): { summary: HostSummary; listed: PortResult[] } {
+/** Ports in each state. Pure. */
+export function countPorts(results: readonly PortResult[]): PortCounts {
   const counts: PortCounts = { open: 0, closed: 0, filtered: 0 };
-  for (const r of input.results) counts[r.state]++;
+  for (const r of results) counts[r.state]++;
+  return counts;
+}
+
+export function summarizeHost(input: HostSummaryInput): { summary: HostSummary; listed: PortResult[] } {
+  const counts = countPorts(input.results);
 
   // Dominant non-open state: the one with more ports; a tie goes to closed.
   const dominant = counts.closed >= counts.filtered ? 'closed' : 'filtered';
