@@ -1,5 +1,5 @@
 import { PORT_SCAN_JOB, TLS_SCAN_JOB, portScanJobIds, tlsScanJobId } from '../jobs/index.js';
-import type { Worker } from '../jobs/queue.js';
+import type { JobInfo, Worker } from '../jobs/queue.js';
 import type { Runtime } from '../runtime/index.js';
 import { runDueTargets } from './runs.js';
 
@@ -53,8 +53,8 @@ export async function reconcileScans(runtime: Runtime, now = Date.now()): Promis
     for (const status of ['queued', 'running'] as const) {
       const { items } = await kind.list(status, createdBefore);
       for (const scan of items) {
-        const jobs = await Promise.all(kind.jobIds(scan).map((id) => runtime.queue.get(id)));
-        if (jobs.some((job) => job !== undefined && (job.state === 'waiting' || job.state === 'active'))) continue;
+        const jobs = await jobsUnlessOneIsLive(runtime, kind.jobIds(scan));
+        if (jobs === 'live') continue;
         // The first job that ended without finishing the scan says why (a failed shard, say).
         const ended = jobs.find((job) => job !== undefined && job.state !== 'completed') ?? jobs[0];
         const message = ended === undefined ? `its ${kind.job} job is missing from the queue` : `its job ended as ${ended.state}${ended.error ? `: ${ended.error}` : ''}`;
@@ -67,6 +67,25 @@ export async function reconcileScans(runtime: Runtime, now = Date.now()): Promis
     }
   }
   return fixed;
+}
+
+/** Jobs read at once while looking for a live one. */
+const JOB_READ_CHUNK = 32;
+
+/**
+ * The scan's jobs, in `ids` order, or `live` as soon as one is waiting or active. Read from the
+ * last: a split scan's shards run in the order they were queued, so while it runs its last shards
+ * (or its finalize job) are live and one chunk of reads settles it, not one read per shard.
+ */
+async function jobsUnlessOneIsLive(runtime: Runtime, ids: readonly string[]): Promise<'live' | Array<JobInfo | undefined>> {
+  const jobs: Array<JobInfo | undefined> = new Array(ids.length);
+  for (let end = ids.length; end > 0; end -= JOB_READ_CHUNK) {
+    const start = Math.max(0, end - JOB_READ_CHUNK);
+    const chunk = await Promise.all(ids.slice(start, end).map((id) => runtime.queue.get(id)));
+    if (chunk.some((job) => job !== undefined && (job.state === 'waiting' || job.state === 'active'))) return 'live';
+    jobs.splice(start, chunk.length, ...chunk);
+  }
+  return jobs;
 }
 
 /** Job kinds (and scheduler names) of the periodic work. */
