@@ -71,7 +71,7 @@ export interface Config {
     /**
      * A port scan of more probes (addresses × ports) than this is split into shard jobs of about this
      * many probes, run by any workers in parallel: blocks of whole hosts, or port blocks of each host
-     * when one host's ports are more than this; 0 never splits.
+     * when one host's ports are more than this and the scan has few addresses; 0 never splits.
      */
     shardProbes: number;
     serviceDetection: boolean;

@@ -8,6 +8,7 @@ import { PortSet, type ServiceDetector } from '../portscan/index.js';
 import { TEST_DIALECTS, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { closedPort, listen, type TestListener } from '../testing/listeners.js';
 import {
+  PORT_BLOCKS_BELOW_HOSTS,
   PORT_SCAN_JOB,
   type PortScanJobPayload,
   createPortScanHandler,
@@ -68,6 +69,8 @@ describe('shardPlan', () => {
     [65_536, 1000, 0, 65_536, 1],
     // All 65,535 ports of 3 hosts fit a shard per host.
     [3, 65_535, 65_536, 1, 3],
+    // From PORT_BLOCKS_BELOW_HOSTS addresses on, hosts are not split into port blocks: a shard per host.
+    [PORT_BLOCKS_BELOW_HOSTS, 65_535, 16_384, 1, PORT_BLOCKS_BELOW_HOSTS],
   ])('%i addresses × %i ports at %i probes per shard: %i hosts in each of %i shards', (addresses, ports, probes, hostsPerShard, shards) => {
     expect(shardPlan(addresses, ports, probes)).toEqual({ hostsPerShard, portsPerShard: ports, portBlocks: 1, shards });
   });
@@ -77,6 +80,7 @@ describe('shardPlan', () => {
     [1, 65_535, 16_384, 16_384, 4, 4],
     [3, 65_535, 20_000, 16_384, 4, 12],
     [2, 10, 4, 4, 3, 6],
+    [PORT_BLOCKS_BELOW_HOSTS - 1, 65_535, 16_384, 16_384, 4, 4 * (PORT_BLOCKS_BELOW_HOSTS - 1)],
   ])('%i addresses × %i ports at %i probes per shard: hosts split into blocks of %i ports, %i per host, %i shards', (addresses, ports, probes, portsPerShard, portBlocks, shards) => {
     expect(shardPlan(addresses, ports, probes)).toEqual({ hostsPerShard: 1, portsPerShard, portBlocks, shards });
   });

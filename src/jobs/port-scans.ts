@@ -159,14 +159,22 @@ export interface ShardPlan {
 }
 
 /**
+ * Hosts are split into port blocks only in scans of fewer addresses than this: with more, one shard
+ * per host already gives more shards than workers run at once, and port blocks would only multiply
+ * the jobs (a /16 × 65,535 ports in blocks of 8,192 would be 524,288 of them).
+ */
+export const PORT_BLOCKS_BELOW_HOSTS = 64;
+
+/**
  * How a scan is split into shard jobs of about `shardProbes` probes each: blocks of whole hosts
  * (a host scanned by one worker keeps its timing and its summary in one place); only when one host's
- * port set is larger than a shard is each host split into port blocks of equal size, which the shard
- * storing the last block merges. One shard means the scan runs as a single job. Pure.
+ * port set is larger than a shard, and there are few hosts, is each host split into port blocks of
+ * equal size, which the shard storing the last block merges. One shard means the scan runs as a
+ * single job. Pure.
  */
 export function shardPlan(addressCount: number, portCount: number, shardProbes: number): ShardPlan {
   if (shardProbes <= 0 || addressCount * portCount <= shardProbes) return { hostsPerShard: addressCount, portsPerShard: portCount, portBlocks: 1, shards: 1 };
-  if (portCount > shardProbes) {
+  if (portCount > shardProbes && addressCount < PORT_BLOCKS_BELOW_HOSTS) {
     const portBlocks = Math.ceil(portCount / shardProbes);
     return { hostsPerShard: 1, portsPerShard: Math.ceil(portCount / portBlocks), portBlocks, shards: addressCount * portBlocks };
   }

@@ -152,7 +152,7 @@ export const PortScanSummary = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
   stats: Type.Optional(Stats),
   shards: Type.Optional(
-    Type.Integer({ description: 'Present when the scan was split into shard jobs (blocks of whole hosts, or port blocks of one host when its ports exceed a shard; about `portscan.shardProbes` probes each) run by any workers in parallel.' }),
+    Type.Integer({ description: 'Present when the scan was split into shard jobs (blocks of whole hosts, or, in scans of fewer than 64 addresses, port blocks of one host when its ports exceed a shard; about `portscan.shardProbes` probes each) run by any workers in parallel.' }),
   ),
   links: Links,
 });

@@ -22,7 +22,8 @@ Workers take jobs from the queue the API process fills:
 Any worker also runs the periodic work (due targets, scan reconciliation) when its period comes: the
 queue produces one such job per period for the whole installation. A port scan of more than
 PORTCULLIS_SHARD_PROBES probes (default 65536) is split into shard jobs that any workers run at once:
-blocks of hosts, or port blocks of each host when one host has more ports than that.
+blocks of hosts, or port blocks of each host when one host has more ports than that (fewer than 64
+addresses).
 All port-scan jobs of one worker share PORTCULLIS_WORKER_CONNECTIONS probe sockets (default 80 % of
 the open-files limit); PORTCULLIS_MAX_HOST_CONNECTIONS caps connections to one address.
 
