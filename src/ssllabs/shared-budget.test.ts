@@ -84,7 +84,8 @@ describe('SSL Labs budget shared through Redis', () => {
     expect(await b.tryStart(now + 50, 10)).toMatchObject({ ok: true });
     await b.setNextStart(now + 50);
 
-    const governor = new SslLabsGovernor({ initialMaxAssessments: 10, initialCoolOffMs: 0, coolOffMarginMs: 0, pauseMinMs: 80, pauseMaxMs: 80, shared: a });
+    // A pause that outlasts the test: an 80 ms one could end (on a loaded machine) before B looks.
+    const governor = new SslLabsGovernor({ initialMaxAssessments: 10, initialCoolOffMs: 0, coolOffMarginMs: 0, pauseMinMs: 60_000, pauseMaxMs: 60_000, shared: a });
     await expect(governor.start(async () => Promise.reject(new PortcullisError('ssllabs.overloaded', '529', { httpStatus: 529 })), AbortSignal.timeout(200))).rejects.toThrow();
     expect((await b.status(Date.now())).pauseReason).toMatch(/529/);
     expect(await b.tryStart(Date.now(), 10)).toMatchObject({ ok: false });
