@@ -13,8 +13,8 @@
  * answers for every address of 198.18.16.0/<n>; its firewall accepts one port (nothing listens: the
  * kernel's RST, closed) and drops every other TCP port (filtered), with a 10 ms netem delay when the
  * kernel has netem. `--port-spec` scans that port spec instead of our top `--ports` (say a few hosts ×
- * 1-65535 with --shard-probes 16384: each host split into port blocks). Needs root. Connects only to that block, which the namespace holds; the submitting
- * runtime's scope allows nothing else.
+ * 1-65535 with --shard-probes 16384: each host split into port blocks). Needs root. Connects only to
+ * that block, which the namespace holds; the submitting runtime's scope allows nothing else.
  *
  * No peer tool: nmap has no way to split one scan over processes.
  */

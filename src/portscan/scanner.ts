@@ -18,10 +18,10 @@
  * - Only drops (no answer) are retransmitted, as far as the adaptive allowance permits; a port whose
  *   probes all went unanswered is filtered/no-response.
  * - Timing pings, as nmap's `doAnyPings`: the first port of a host that answers open or closed becomes
- *   its ping port (unless the request brings one, `pingPort`); once the host has been silent for 1.25 s (and was sent 10 probes since the last
- *   ping) that port is probed again. The ping takes a window slot but decides nothing: its reply counts
- *   3 times and, like every reply, is scaled by cc_scale (expected / received, at most 50), and a ping
- *   nobody answers is a drop. This is what keeps a mostly-filtered host fast: timeouts never grow the
+ *   its ping port (unless the request brings one, `pingPort`); once the host has been silent for
+ *   1.25 s (and was sent 10 probes since the last ping) that port is probed again. The ping takes a
+ *   window slot but decides nothing: its reply counts 3 times and, like every reply, is scaled by
+ *   cc_scale (expected / received, at most 50), and a ping nobody answers is a drop. This is what keeps a mostly-filtered host fast: timeouts never grow the
  *   window, and with popular ports first every answer such a host gives comes in the first few
  *   milliseconds, at cc_scale ~1, so without pings the window stays at 10 + answers for the whole scan
  *   (19 for the netns benchmark's top-1000: 10.7 s). The first ping's reply, about 250 timeouts later,
@@ -180,7 +180,7 @@ class Host implements TimingPingState {
     this.delay = new SendDelay(timing);
   }
 
-  /** Whether a port answered open or closed (nmap: the host has a ping probe). */
+  /** Whether the host has a ping port, given or answered (nmap: the host has a ping probe). */
   get hasPingPort(): boolean {
     return this.pingPort !== undefined;
   }
